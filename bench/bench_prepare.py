@@ -1,0 +1,166 @@
+"""Benchmark dataset preparation (``drumrnn prepare``) on the full Groove MIDI Dataset.
+
+Measures, each repeated ``--repeats`` times (median reported, all runs shown):
+
+* cold ``prepare()`` in-process, steps and events encodings, 9-piece kit, 1 and 2 workers;
+* a warm re-run into the same output folder (every file taken from the previous output);
+* the whole CLI from a cold interpreter (``python -m drumrnn.cli prepare``), default workers.
+
+"Cold" means a fresh output folder, so nothing is reused; the OS file cache is warm after the
+first run either way. Prints a markdown table and writes it into BENCHMARKS.md at the repo
+root, between the ``bench_prepare`` markers.
+
+Run: ``python bench/bench_prepare.py [--groove PATH] [--repeats N]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+from drumrnn.dataset import PrepareConfig, prepare
+from drumrnn.encoding import EncodingConfig
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_GROOVE = REPO.parent / "shared/data/groove"
+START, END = "<!-- bench_prepare:start -->", "<!-- bench_prepare:end -->"
+TARGET = "whole GMD in under 2 s wall on 2 cores, cold cache"
+
+
+def timed(fn) -> tuple[float, object]:
+    t0 = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - t0, result
+
+
+def files_read(report) -> int:
+    # Every MIDI file read counts, including the ones skipped (duplicates, no usable hits).
+    return len(report.manifest["files"]) + len(report.manifest["skipped"])
+
+
+def bench_cold(groove: Path, encoding: str, workers: int, repeats: int) -> tuple[list[float], object]:
+    config = PrepareConfig(encoding=EncodingConfig(encoding, kit="9"))
+    times, report = [], None
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            t, report = timed(lambda: prepare(groove, Path(tmp) / "out", config=config,
+                                              workers=workers, progress=False))
+            assert report.reused == 0, f"cold run reused {report.reused} files"
+        times.append(t)
+    return times, report
+
+
+def bench_warm(groove: Path, workers: int, repeats: int) -> tuple[list[float], object]:
+    config = PrepareConfig(encoding=EncodingConfig("steps", kit="9"))
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out"
+        prepare(groove, out, config=config, workers=workers)  # fills the cache, not timed
+        times, report = [], None
+        for _ in range(repeats):
+            t, report = timed(lambda: prepare(groove, out, config=config, workers=workers))
+            times.append(t)
+    return times, report
+
+
+def bench_cli(groove: Path, repeats: int) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            cmd = [sys.executable, "-m", "drumrnn.cli", "prepare", str(groove),
+                   "--out", str(Path(tmp) / "out"), "--encoding", "steps", "--quiet"]
+            t, proc = timed(lambda: subprocess.run(cmd, capture_output=True, text=True))
+            if proc.returncode != 0:
+                sys.exit(f"CLI failed ({proc.returncode}):\n{proc.stderr}")
+        times.append(t)
+    return times
+
+
+def machine() -> str:
+    u = platform.uname()
+    cpu = platform.processor() or u.machine
+    return (f"{os.cpu_count()} CPUs ({cpu}, {u.system} {u.release}), "
+            f"Python {platform.python_version()}, numpy {version('numpy')}, "
+            f"symusic {version('symusic')}")
+
+
+def write_section(section: str) -> None:
+    path = REPO / "BENCHMARKS.md"
+    text = (path.read_text(encoding="utf-8") if path.exists() else
+            "# Benchmarks\n\nMeasured timings of drumrnn; each section names the script that "
+            "reproduces it.\n")
+    block = f"{START}\n{section.rstrip()}\n{END}"
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        text = head + block + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    # Atomic so a crash or a concurrent reader never sees a half-written file.
+    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--groove", type=Path, default=DEFAULT_GROOVE,
+                        help=f"Groove MIDI Dataset folder (default: {DEFAULT_GROOVE})")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per measurement")
+    args = parser.parse_args()
+    groove = args.groove.resolve()
+    if not (groove / "info.csv").is_file():
+        sys.exit(f"Groove MIDI Dataset not found at {groove} (no info.csv); "
+                 "pass --groove PATH")
+
+    rows = []  # (case, encoding, workers, times, files, note)
+
+    def fmt(times):
+        return ", ".join(f"{t:.2f}" for t in times)
+
+    for encoding in ("steps", "events"):
+        for workers in (2, 1):
+            times, report = bench_cold(groove, encoding, workers, args.repeats)
+            splits = report.manifest["splits"]
+            note = (f"{sum(s['files'] for s in splits.values())} kept, "
+                    f"{sum(s['tokens'] for s in splits.values())} tokens, "
+                    f"{sum(s['hits'] for s in splits.values())} hits")
+            rows.append(("cold `prepare()`", encoding, str(workers), times,
+                         files_read(report), note))
+            print(f"  {rows[-1][0]} {encoding} w={workers}: {fmt(times)}", file=sys.stderr)
+    times, report = bench_warm(groove, 2, args.repeats)
+    rows.append(("warm re-run (cache)", "steps", "2", times, files_read(report),
+                 f"{report.reused} reused, {report.parsed} parsed"))
+    times = bench_cli(groove, args.repeats)
+    rows.append(("CLI, cold interpreter", "steps", f"default ({os.cpu_count()})", times,
+                 len(list(groove.rglob("*.mid"))), "includes interpreter start and imports"))
+
+    lines = ["| case | encoding | workers | runs (s) | median (s) | files/s | notes |",
+             "|---|---|---|---|---|---|---|"]
+    for case, encoding, workers, times, files, note in rows:
+        med = statistics.median(times)
+        lines.append(f"| {case} | {encoding} | {workers} | {fmt(times)} | {med:.2f} | "
+                     f"{files / med:.0f} | {note} |")
+    table = "\n".join(lines)
+    best = statistics.median(rows[0][3])  # steps, 2 workers, cold
+    verdict = "met" if best < 2 else "not met"
+    section = "\n".join([
+        "## Data preparation (bench/bench_prepare.py)", "",
+        f"Target: {TARGET}. Steps encoding, 2 workers, cold: median {best:.2f} s "
+        f"(**{verdict}**).", "",
+        f"Reproduce: `python bench/bench_prepare.py --repeats {args.repeats}` "
+        f"(GMD: {rows[0][4]} MIDI files; median of {args.repeats} runs; "
+        "files/s counts every MIDI file read).", "",
+        f"Machine: {machine()}", "", table])
+    print(section)
+    write_section(section)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+"""The ``drumrnn`` command: thin wrappers over the library, one function per subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from drumrnn import __version__
+from drumrnn.errors import DrumrnnError
+
+
+def _add_encoding_options(parser: argparse.ArgumentParser) -> None:
+    from drumrnn.kits import KITS
+
+    group = parser.add_argument_group("encoding")
+    group.add_argument("--encoding", choices=("steps", "events"), default="steps",
+                       help="steps: one token per grid step (default); events: (drum, delta) pairs")
+    group.add_argument("--kit", choices=list(KITS), default="9",
+                       help="drum map: 9 (Magenta, default), roland (GrooVAE/GMD), one-drum, full")
+    group.add_argument("--steps-per-quarter", type=int, default=4, metavar="N",
+                       help="steps grid: 4 = 16th notes (default), 3 or 6 for triplets")
+    group.add_argument("--bar-tokens", action="store_true",
+                       help="steps: insert a BAR token at every bar line (LSTMetallica)")
+    group.add_argument("--ticks-per-quarter", type=int, default=48, metavar="N",
+                       help="events: delta grid (default 48)")
+    group.add_argument("--max-delta", type=int, default=384, metavar="TICKS",
+                       help="events: longest delta; longer gaps get REST events (default 384)")
+    group.add_argument("--channel", type=int, default=10, metavar="1-16",
+                       help="MIDI channel of the drums (default 10)")
+    group.add_argument("--track", default=None, metavar="INDEX|NAME",
+                       help="take the drums from this track (0-based index or name) instead")
+
+
+def _encoding(args):
+    from drumrnn.encoding import EncodingConfig
+    from drumrnn.midi_read import DrumSource
+
+    encoding = EncodingConfig(args.encoding, args.kit, args.steps_per_quarter, args.bar_tokens,
+                              args.ticks_per_quarter, args.max_delta)
+    track = args.track
+    if track is not None and track.isdigit():
+        track = int(track)
+    return encoding, DrumSource(args.channel, track)
+
+
+def cmd_prepare(args) -> int:
+    from drumrnn.dataset import PrepareConfig, prepare
+    from drumrnn.groove import GrooveFilter, parse_bpm_range
+
+    encoding, source = _encoding(args)
+    fractions = _split_fractions(args.split)
+    groove_filter = GrooveFilter(
+        styles=tuple(args.style), beat_type=args.beat_type,
+        time_signatures=tuple(args.time_signature), drummers=tuple(args.drummer),
+        bpm_range=parse_bpm_range(args.bpm) if args.bpm else None)
+    config = PrepareConfig(encoding, source, groove_filter, fractions, args.max_file_mb)
+    report = prepare(args.source, args.out, config, workers=args.workers,
+                     progress=sys.stderr.isatty() and not args.quiet)
+    print(report.summary())
+    if report.reused:
+        print(f"reused {report.reused} unchanged files from the previous output")
+    return 0
+
+
+def _split_fractions(text: str) -> tuple[float, float, float]:
+    try:
+        parts = [float(p) for p in text.split("/")]
+    except ValueError:
+        parts = []
+    if len(parts) != 3 or min(parts) < 0 or sum(parts) <= 0:
+        raise DrumrnnError(f"--split must look like 90/5/5, got {text!r}")
+    total = sum(parts)
+    return (parts[0] / total, parts[1] / total, parts[2] / total)
+
+
+def cmd_encode(args) -> int:
+    from drumrnn.events import encode_events
+    from drumrnn.midi_read import read_drum_hits
+    from drumrnn.steps import encode_steps
+    from drumrnn.text_corpus import write_words
+
+    encoding, source = _encoding(args)
+    hits = read_drum_hits(args.file, source)
+    kit = encoding.kit_obj
+    if encoding.encoding == "steps":
+        seq = encode_steps(hits, kit, encoding.steps)
+        if args.format == "words":
+            sys.stdout.write(write_words(seq.tokens, kit, seq.positions, encoding.steps))
+        else:
+            sys.stdout.write("".join(f"{t}\n" for t in seq.tokens.tolist()))
+        return 0
+    if args.format == "words":
+        raise DrumrnnError("--format words is LSTMetallica's 16th-step corpus; use it with "
+                           "--encoding steps")
+    events = encode_events(hits, kit, encoding.events)
+    # With the full kit each class is one GM note: print the note, as the RNN Drummer did.
+    drums = (kit.output_pitches[events.drums.clip(0, kit.n_classes - 1)]
+             if kit.name == "full" else events.drums)
+    rest = kit.n_classes
+    sys.stdout.write("".join(f"{'REST' if d == rest else int(shown)} {dt}\n" for d, shown, dt in
+                             zip(events.drums.tolist(), drums.tolist(), events.deltas.tolist())))
+    return 0
+
+
+def cmd_inspect(args) -> int:
+    from drumrnn.inspection import inspect_midi
+
+    encoding, source = _encoding(args)
+    print(inspect_midi(args.file, encoding, source).format())
+    return 0
+
+
+def cmd_download(args) -> int:
+    from drumrnn.download import GROOVE_URL, download_groove
+
+    if args.dataset != "groove":
+        raise DrumrnnError(f"unknown dataset {args.dataset!r}; only 'groove' can be downloaded")
+    folder = download_groove(args.dest, args.url or GROOVE_URL, progress=sys.stderr.isatty())
+    print(f"Groove MIDI Dataset ready in {folder} (CC BY 4.0, Gillick et al. 2019)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="drumrnn", description="Learn to play drums from MIDI with recurrent networks.")
+    parser.add_argument("--version", action="version", version=f"drumrnn {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("prepare", help="turn a folder of drum MIDI (or the GMD) into a dataset")
+    p.add_argument("source", type=Path, help="folder of .mid/.midi files, or a GMD folder")
+    p.add_argument("--out", type=Path, required=True, help="dataset folder to write")
+    _add_encoding_options(p)
+    f = p.add_argument_group("Groove MIDI Dataset filters")
+    f.add_argument("--style", action="append", default=[], metavar="PREFIX",
+                   help="keep styles with this prefix, e.g. rock or funk/groove1 (repeatable)")
+    f.add_argument("--beat-type", choices=("beat", "fill"), default=None)
+    f.add_argument("--time-signature", action="append", default=[], metavar="N-D",
+                   help="e.g. 4-4 (repeatable)")
+    f.add_argument("--drummer", action="append", default=[], metavar="NAME",
+                   help="e.g. drummer1 (repeatable)")
+    f.add_argument("--bpm", default=None, metavar="MIN-MAX", help="e.g. 80-120")
+    p.add_argument("--split", default="90/5/5", metavar="TRAIN/VAL/TEST",
+                   help="shares for plain folders, split by content hash (default 90/5/5)")
+    p.add_argument("--max-file-mb", type=float, default=16.0, help="skip larger files")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("encode", help="print a MIDI file's tokens")
+    p.add_argument("file", type=Path)
+    p.add_argument("--format", choices=("ints", "words"), default="ints",
+                   help="ints: one token per line (events: 'drum delta'); words: LSTMetallica text")
+    _add_encoding_options(p)
+    p.set_defaults(func=cmd_encode)
+
+    p = sub.add_parser("inspect", help="summarize a drum MIDI file")
+    p.add_argument("file", type=Path)
+    _add_encoding_options(p)
+    p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("download", help="download a dataset (groove: the Groove MIDI Dataset)")
+    p.add_argument("dataset", help="groove")
+    p.add_argument("--dest", type=Path, default=Path("data"), help="folder (default ./data)")
+    p.add_argument("--url", default=None, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_download)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 failure, 2 usage)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except DrumrnnError as exc:
+        print(f"drumrnn {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"drumrnn {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Shared fixtures: MIDI files built in the test (with mido) and the shared GMD copy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mido
+import pytest
+
+GROOVE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "groove"
+
+needs_groove = pytest.mark.skipif(
+    not (GROOVE / "info.csv").is_file(),
+    reason=f"the Groove MIDI Dataset is not at {GROOVE} (CI has it; see ../shared/data)")
+
+
+def write_midi_file(path: Path, notes, *, tpq: int = 480, tempos=((0, 500000),),
+                    time_signatures=((0, 4, 4),), midi_type: int = 1, note_offs: bool = True,
+                    track_names=("Drums",)) -> Path:
+    """Write a MIDI file from ``notes``: (tick, pitch, velocity, channel[, track]) tuples.
+
+    Channels are 1-based as musicians count them. ``track`` indexes ``track_names``
+    (format 1: meta events go in an extra first track). Without ``note_offs`` every hit is a
+    lone note-on, as many drum-machine exports write them.
+    """
+    events: dict[int, list] = {i: [] for i in range(len(track_names))}
+    for note in notes:
+        tick, pitch, velocity, channel = note[:4]
+        track = note[4] if len(note) > 4 else 0
+        events[track].append((tick, 1, mido.Message("note_on", note=pitch, velocity=velocity,
+                                                     channel=channel - 1)))
+        if note_offs:
+            events[track].append((tick + tpq // 8, 0, mido.Message(
+                "note_off", note=pitch, velocity=0, channel=channel - 1)))
+    meta = [(t, 0, mido.MetaMessage("set_tempo", tempo=us)) for t, us in tempos]
+    meta += [(t, 0, mido.MetaMessage("time_signature", numerator=n, denominator=d))
+             for t, n, d in time_signatures]
+    midi = mido.MidiFile(type=midi_type, ticks_per_beat=tpq)
+    if midi_type == 0:
+        merged = sorted(meta + [e for es in events.values() for e in es], key=lambda e: e[:2])
+        midi.tracks.append(_track(merged, track_names[0]))
+    else:
+        midi.tracks.append(_track(sorted(meta, key=lambda e: e[:2]), "meta"))
+        for index, name in enumerate(track_names):
+            midi.tracks.append(_track(sorted(events[index], key=lambda e: e[:2]), name))
+    midi.save(path)
+    return path
+
+
+def _track(timed, name):
+    track = mido.MidiTrack([mido.MetaMessage("track_name", name=name)])
+    now = 0
+    for tick, _, message in timed:
+        track.append(message.copy(time=tick - now))
+        now = tick
+    return track
+
+
+@pytest.fixture
+def midi_file(tmp_path):
+    """A factory: ``midi_file(notes, name=..., **options)`` writes a file and returns its path."""
+    def make(notes, name="drums.mid", **options):
+        return write_midi_file(tmp_path / name, notes, **options)
+    return make
+
+
+def rock_beat(bars: int = 2, tpq: int = 480, channel: int = 10):
+    """A plain 8th-note rock beat: kick on 1 and 3, snare on 2 and 4, closed hi-hat 8ths."""
+    notes = []
+    for bar in range(bars):
+        for eighth in range(8):
+            tick = bar * 4 * tpq + eighth * tpq // 2
+            notes.append((tick, 42, 80, channel))
+            if eighth in (0, 4):
+                notes.append((tick, 36, 100, channel))
+            if eighth in (2, 6):
+                notes.append((tick, 38, 110, channel))
+    return notes

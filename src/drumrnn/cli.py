@@ -121,6 +121,94 @@ def cmd_download(args) -> int:
     return 0
 
 
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    """One --option per field of ModelConfig and TrainConfig, defaulting to the preset's."""
+    import dataclasses
+
+    from drumrnn.model_config import ModelConfig
+    from drumrnn.train_config import TrainConfig
+
+    for cls, title in ((ModelConfig, "model (overrides the preset)"),
+                       (TrainConfig, "training (overrides the preset)")):
+        group = parser.add_argument_group(title)
+        for f in dataclasses.fields(cls):
+            kind = type(f.default)
+            option = "--" + f.name.replace("_", "-")
+            if kind is bool:
+                group.add_argument(option, type=_boolean, default=None, metavar="true|false")
+            else:
+                group.add_argument(option, type=kind, default=None, metavar=kind.__name__.upper())
+
+
+def _boolean(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def cmd_train(args) -> int:
+    import dataclasses
+
+    from drumrnn.model_config import ModelConfig
+    from drumrnn.presets import apply_overrides, get_preset
+    from drumrnn.train import Trainer
+    from drumrnn.train_config import TrainConfig
+
+    names = [f.name for cls in (ModelConfig, TrainConfig) for f in dataclasses.fields(cls)]
+    overrides = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+    progress = sys.stderr.isatty() and not args.quiet
+    if args.resume:
+        budget = {k: overrides.pop(k) for k in ("epochs", "minutes", "max_steps") if k in overrides}
+        if overrides:
+            raise DrumrnnError("a resumed run keeps its settings; only --epochs, --minutes and "
+                               f"--max-steps may change (got {', '.join(sorted(overrides))})")
+        trainer = Trainer.resume(args.resume, progress=progress, data_dir=args.data, **budget)
+    else:
+        if args.data is None or args.out is None:
+            raise DrumrnnError("give a prepared dataset folder and --out RUN_DIR (or --resume RUN_DIR)")
+        preset = get_preset(args.preset)
+        model_cfg, train_cfg = apply_overrides(preset, overrides)
+        _check_preset_fits(preset, args.data)
+        trainer = Trainer(args.data, args.out, model_cfg, train_cfg, preset.name, progress)
+    result = trainer.run()
+    best = result.best
+    if best:
+        line = (f"best validation: loss {best['val_loss']:.4f} nats, perplexity "
+                f"{best['val_perplexity']:.3f}, accuracy {best['val_accuracy']:.3f} at step "
+                f"{best['step']}")
+        if result.test:
+            line += (f"; test perplexity {result.test['test_perplexity']:.3f}, accuracy "
+                     f"{result.test['test_accuracy']:.3f}")
+        print(line)
+    print(f"stopped by {result.stopped_by} after {result.steps} steps; model: {result.model_path}")
+    if result.stopped_by in ("interrupted", "terminated"):
+        print(f"resume with: drumrnn train --resume {result.run_dir}")
+        return 130 if result.stopped_by == "interrupted" else 143
+    return 0
+
+
+def _check_preset_fits(preset, data_dir) -> None:
+    from drumrnn.dataset import load_dataset
+
+    encoding = load_dataset(data_dir).encoding
+    if encoding.encoding != preset.encoding:
+        raise DrumrnnError(f"preset {preset.name} reads the {preset.encoding} encoding; "
+                           f"{data_dir} holds {encoding.encoding} (prepare it with "
+                           f"--encoding {preset.encoding})")
+    if preset.bar_tokens and not encoding.bar_tokens:
+        raise DrumrnnError(f"preset {preset.name} needs BAR tokens; prepare {data_dir} "
+                           "with --bar-tokens")
+
+
+def cmd_info(args) -> int:
+    from drumrnn.model_file import describe, load_model_file
+
+    print(describe(load_model_file(args.model)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="drumrnn", description="Learn to play drums from MIDI with recurrent networks.")
@@ -158,6 +246,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path)
     _add_encoding_options(p)
     p.set_defaults(func=cmd_inspect)
+
+    from drumrnn.presets import PRESETS
+
+    p = sub.add_parser("train", help="train a drum language model on a prepared dataset",
+                       description="Presets: " + "; ".join(
+                           f"{p.name}: {p.description}" for p in PRESETS.values()))
+    p.add_argument("data", type=Path, nargs="?", help="prepared dataset folder")
+    p.add_argument("--preset", default="default", choices=list(PRESETS))
+    p.add_argument("--out", type=Path, help="run folder (checkpoints, metrics, model.npz)")
+    p.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                   help="continue the run in RUN_DIR from its last checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_config_options(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("info", help="describe a model file")
+    p.add_argument("model", type=Path)
+    p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("download", help="download a dataset (groove: the Groove MIDI Dataset)")
     p.add_argument("dataset", help="groove")

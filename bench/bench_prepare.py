@@ -17,21 +17,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from importlib.metadata import version
 from pathlib import Path
+
+from common import DEFAULT_GROOVE, machine, write_section
 
 from drumrnn.dataset import PrepareConfig, prepare
 from drumrnn.encoding import EncodingConfig
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_GROOVE = REPO.parent / "shared/data/groove"
-START, END = "<!-- bench_prepare:start -->", "<!-- bench_prepare:end -->"
 TARGET = "whole GMD in under 2 s wall on 2 cores, cold cache"
 
 
@@ -83,31 +80,6 @@ def bench_cli(groove: Path, repeats: int) -> list[float]:
     return times
 
 
-def machine() -> str:
-    u = platform.uname()
-    cpu = platform.processor() or u.machine
-    return (f"{os.cpu_count()} CPUs ({cpu}, {u.system} {u.release}), "
-            f"Python {platform.python_version()}, numpy {version('numpy')}, "
-            f"symusic {version('symusic')}")
-
-
-def write_section(section: str) -> None:
-    path = REPO / "BENCHMARKS.md"
-    text = (path.read_text(encoding="utf-8") if path.exists() else
-            "# Benchmarks\n\nMeasured timings of drumrnn; each section names the script that "
-            "reproduces it.\n")
-    block = f"{START}\n{section.rstrip()}\n{END}"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    # Atomic so a crash or a concurrent reader never sees a half-written file.
-    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--groove", type=Path, default=DEFAULT_GROOVE,
@@ -157,9 +129,9 @@ def main() -> None:
         f"Reproduce: `python bench/bench_prepare.py --repeats {args.repeats}` "
         f"(GMD: {rows[0][4]} MIDI files; median of {args.repeats} runs; "
         "files/s counts every MIDI file read).", "",
-        f"Machine: {machine()}", "", table])
+        f"Machine: {machine('numpy', 'symusic')}", "", table])
     print(section)
-    write_section(section)
+    write_section("bench_prepare", section)
 
 
 if __name__ == "__main__":

@@ -166,6 +166,10 @@ def test_corrupt_and_foreign_model_files(tmp_path, pattern_data):
     future = save_model_file(tmp_path / "f.npz", {"model": {}, "format_version": 7}, {})
     with pytest.raises(DrumrnnError, match="version 7 is not supported"):
         load_model_file(future)
+    empty = save_model_file(tmp_path / "e.npz", {"model": {"cell": "lstm", "bogus": 1},
+                                                 "vocabulary": {}, "encoding": {}, "kit": {}}, {})
+    with pytest.raises(DrumrnnError, match="unknown model settings: bogus"):
+        load_model_file(empty)
     with pytest.raises(DrumrnnError, match="not a readable drumrnn checkpoint"):
         load_checkpoint(junk)
 

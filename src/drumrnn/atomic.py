@@ -16,17 +16,23 @@ def _umask() -> int:
     return mask
 
 
+def temp_file_beside(path: str | Path, suffix: str = ".tmp") -> Path:
+    """A new empty file in ``path``'s folder, with the permissions a normal file would get."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would make the result private
+    return Path(tmp)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is renamed to ``path``.
 
     On an exception the temporary file is removed and ``path`` is left as it was.
     """
+    tmp_path = temp_file_beside(path)
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp's 0600 would make the result private
     try:
         yield tmp_path
         os.replace(tmp_path, path)

@@ -17,7 +17,9 @@ import numpy as np
 
 from drumrnn import __version__
 from drumrnn.atomic import atomic_path
+from drumrnn.encoding import EncodingConfig
 from drumrnn.errors import DrumrnnError
+from drumrnn.kits import kit_from_dict
 from drumrnn.model_config import ModelConfig, Vocabulary
 
 FORMAT = "drumrnn-model"
@@ -84,6 +86,13 @@ def load_model_file(path: str | Path) -> ModelFile:
     for key in ("model", "vocabulary", "encoding", "kit"):
         if key not in header:
             raise DrumrnnError(f"{path}: model header lacks {key!r}")
+    try:  # the configs must rebuild, or nothing downstream can use the file
+        ModelConfig.from_dict(header["model"])
+        Vocabulary.from_dict(header["vocabulary"])
+        EncodingConfig.from_dict(header["encoding"])
+        kit_from_dict(header["kit"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DrumrnnError(f"{path}: invalid model header ({type(exc).__name__}: {exc})") from None
     weights = {k: (v.astype(np.float32) if v.dtype == np.float16 else v)
                for k, v in weights.items()}
     return ModelFile(path, header, weights)

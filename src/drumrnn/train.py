@@ -28,6 +28,7 @@ from drumrnn.metrics import MetricSums, token_loss
 from drumrnn.model import Batch, DrumLM, detach_state
 from drumrnn.model_config import ModelConfig, Vocabulary
 from drumrnn.model_file import save_model_file
+from drumrnn.profile import learn_profile, split_profile
 from drumrnn.train_config import TrainConfig
 
 CHECKPOINT_LAST = "checkpoint-last.pt"
@@ -185,6 +186,7 @@ class Trainer:
         self.history: list[dict] = []
         self._plan_len = 0
         self.state = self.model.initial_state(train_cfg.batch, self.device)
+        self.profile = learn_profile(self.dataset)
 
     # -- checkpoints -------------------------------------------------------------------------
     def _checkpoint(self) -> dict:
@@ -232,7 +234,7 @@ class Trainer:
                               "train_tokens": manifest["splits"]["train"]["tokens"]},
                   "training": self.cfg.to_dict(), "metrics": metrics}
         weights = {k: v.detach().cpu().numpy() for k, v in self.model.state_dict().items()}
-        return save_model_file(self.run_dir / MODEL_FILE, header, weights)
+        return save_model_file(self.run_dir / MODEL_FILE, header, {**weights, **self.profile})
 
     def _write_metrics(self) -> None:
         if not self.history:
@@ -370,8 +372,7 @@ class Trainer:
         from drumrnn.model_file import load_model_file
 
         best = load_model_file(self.run_dir / MODEL_FILE)
-        model = DrumLM(self.model_cfg, self.vocab).to(self.device)
-        model.load_state_dict({k: torch.from_numpy(v) for k, v in best.weights.items()})
+        model = torch_model(best).to(self.device)
         metrics = evaluate(model, track_arrays(split, self.vocab), device=self.device)
         test = {f"test_{k}": v for k, v in metrics.items()}
         header = best.header
@@ -380,6 +381,14 @@ class Trainer:
             header.pop(key, None)
         save_model_file(self.run_dir / MODEL_FILE, header, best.weights)
         return test
+
+
+def torch_model(model_file) -> DrumLM:
+    """The PyTorch module of a loaded model file, in evaluation mode."""
+    network, _ = split_profile(model_file.weights)
+    model = DrumLM(model_file.config, model_file.vocabulary)
+    model.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in network.items()})
+    return model.eval()
 
 
 def _tensorboard(run_dir: Path):

@@ -48,8 +48,8 @@ class TrainConfig:
     clip: float = 3.0
     clip_mode: str = "norm"
     weight_decay: float = 0.0
-    epochs: float = 0
-    minutes: float = 0
+    epochs: float = 0.0
+    minutes: float = 0.0
     max_steps: int = 0
     eval_every: int = 200
     patience: int = 6

@@ -1,0 +1,113 @@
+"""Train presets (or variants) for the same wall-clock budget on the GMD and tabulate them.
+
+Each run is ``drumrnn train`` with one torch thread, ``--jobs`` runs at a time (one per
+core), so every run gets one whole core for the same minutes. The table gives each run's
+best validation and its test perplexity and accuracy (from the model file), and is written
+into BENCHMARKS.md.
+
+Run: ``python bench/train_presets.py --minutes 15 --out runs/presets``
+     ``python bench/train_presets.py --minutes 6 --variant gru:cell=gru ...`` (default choice)
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from common import DEFAULT_GROOVE, machine, write_section
+
+from drumrnn.model_file import load_model_file
+from drumrnn.presets import PRESETS
+
+
+def run_one(name: str, preset: str, overrides: list[str], data: Path, out: Path,
+            minutes: float, eval_every: int) -> tuple[str, Path, float, str]:
+    cmd = [sys.executable, "-m", "drumrnn.cli", "train", str(data), "--preset", preset,
+           "--out", str(out), "--minutes", str(minutes), "--threads", "1",
+           "--eval-every", str(eval_every), "--quiet", *overrides]
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        print(f"{name} failed:\n{proc.stderr}", file=sys.stderr)
+    return name, out, wall, " ".join(cmd[3:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--groove", type=Path, default=DEFAULT_GROOVE)
+    parser.add_argument("--minutes", type=float, default=15)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--eval-every", type=int, default=100)
+    parser.add_argument("--presets", nargs="*", default=None,
+                        help="presets to train (default: all, unless --variant is given)")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME:k=v,k=v",
+                        help="the default preset with overrides, e.g. gru:cell=gru")
+    parser.add_argument("--out", type=Path, default=Path("runs/presets"))
+    parser.add_argument("--section", default="train_presets")
+    args = parser.parse_args()
+    presets = args.presets if args.presets is not None else ([] if args.variant else list(PRESETS))
+    jobs = [(p, p, []) for p in presets]
+    for variant in args.variant:
+        name, _, settings = variant.partition(":")
+        overrides = []
+        for item in filter(None, settings.split(",")):
+            key, _, value = item.partition("=")
+            overrides += ["--" + key.replace("_", "-"), value]
+        jobs.append((name, "default", overrides))
+
+    data_root = Path(tempfile.mkdtemp(prefix="drumrnn-bench-"))
+    data = {}
+    for _, preset, _ in jobs:
+        p = PRESETS[preset]
+        key = (p.encoding, p.bar_tokens)
+        if key not in data:
+            folder = data_root / f"{p.encoding}{'-bar' if p.bar_tokens else ''}"
+            cmd = [sys.executable, "-m", "drumrnn.cli", "prepare", str(args.groove), "--out",
+                   str(folder), "--encoding", p.encoding, "--quiet"]
+            subprocess.run(cmd + (["--bar-tokens"] if p.bar_tokens else []), check=True)
+            data[key] = folder
+    with ThreadPoolExecutor(args.jobs) as pool:
+        futures = [pool.submit(run_one, name, preset, overrides,
+                               data[(PRESETS[preset].encoding, PRESETS[preset].bar_tokens)],
+                               args.out / name, args.minutes, args.eval_every)
+                   for name, preset, overrides in jobs]
+        results = [f.result() for f in futures]
+
+    rows = []
+    for name, out, wall, command in results:
+        try:
+            metrics = load_model_file(out / "model.npz").header["metrics"]
+        except Exception as exc:  # a failed run is reported, not fatal
+            rows.append(f"| {name} | failed: {exc} | | | | | | |")
+            continue
+        event = metrics.get("test_event_accuracy")
+        rows.append(
+            f"| {name} | {metrics['step']} | {metrics['val_loss']:.3f} | "
+            f"{metrics['val_perplexity']:.2f} | {metrics['test_perplexity']:.2f} | "
+            f"{metrics['test_accuracy']:.3f} | "
+            f"{'' if event is None else f'{event:.3f}'} | `{command}` |")
+        print(rows[-1], file=sys.stderr)
+    section = "\n".join([
+        f"## Training results, {args.minutes:g} minutes each (bench/train_presets.py)", "",
+        f"Reproduce: `python bench/{Path(__file__).name} --minutes {args.minutes:g} "
+        + " ".join(f"--variant {v}" for v in args.variant)
+        + (f" --presets {' '.join(args.presets)}" if args.presets else "")
+        + f"` ({args.jobs} runs at a time, one torch thread each; GMD official split, "
+        "9-piece kit, steps unless the preset reads events). Best validation step; test "
+        "figures are of the best-validation weights. Events perplexity is per event "
+        "(drum and delta together), not comparable with steps perplexity.", "",
+        f"Machine: {machine('torch')}", "",
+        "| run | best step | val loss (nats) | val ppl | test ppl | test acc | test event acc "
+        "| command |", "|---|---|---|---|---|---|---|---|", *rows])
+    print(section)
+    write_section(args.section, section)
+
+
+if __name__ == "__main__":
+    main()

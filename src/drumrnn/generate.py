@@ -1,0 +1,309 @@
+"""Generate drum patterns with a model file, NumPy only (torch is never imported).
+
+The flow: a primer (or a first step drawn from how training pieces begin) -> tokens sampled
+step by step by :class:`drumrnn.runtime.NumpyDrumModel` -> drum hits with velocities (and,
+for steps, the drummers' average microtiming) from the model's learned profile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from drumrnn.errors import DrumrnnError
+from drumrnn.events import EventsConfig, encode_events
+from drumrnn.hits import DrumHits
+from drumrnn.kits import Kit, kit_from_dict
+from drumrnn.model_file import ModelFile, load_model_file
+from drumrnn.profile import split_profile
+from drumrnn.runtime import NumpyDrumModel
+from drumrnn.sampling import SamplingConfig, log_softmax, sample
+from drumrnn.steps import StepsConfig, bar_token, encode_steps, hits_from_step_tokens
+from drumrnn.timing import TimeMap
+
+MAX_BARS = 10_000
+BUNDLED_MODEL = "default.npz"
+
+
+def bundled_model_path() -> Path:
+    """The pretrained model shipped inside the package."""
+    return Path(str(resources.files("drumrnn") / "models" / BUNDLED_MODEL))
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """What to generate.
+
+    Attributes
+    ----------
+    bars : int
+        Length of each pattern in 4/4 bars, primer included (1..10,000).
+    tempo : float
+        Quarter notes per minute written to the MIDI file.
+    num : int
+        Variations, generated together as one batch.
+    seed : int or None
+        Same seed, same patterns.
+    random_state : float
+        Start from a random state: uniform noise in +-scale (RNN Drummer: 0.1); 0 = zero state.
+    humanize : bool
+        Apply the profile's average microtiming (steps encoding); velocities always follow it.
+    sampling : SamplingConfig
+    """
+
+    bars: int = 8
+    tempo: float = 120.0
+    num: int = 1
+    seed: int | None = None
+    random_state: float = 0.0
+    humanize: bool = True
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.bars <= MAX_BARS:
+            raise DrumrnnError(f"bars must lie in 1..{MAX_BARS}, got {self.bars}")
+        if not 10 <= self.tempo <= 400:
+            raise DrumrnnError(f"tempo must lie in 10..400 bpm, got {self.tempo:g}")
+        if self.num < 1:
+            raise DrumrnnError(f"num must be at least 1, got {self.num}")
+        if self.random_state < 0:
+            raise DrumrnnError(f"random state scale must not be negative, got {self.random_state}")
+        beam = self.sampling.beam_size
+        if beam and self.num > beam:
+            raise DrumrnnError(f"beam search returns at most --beam-size ({beam}) patterns; "
+                               f"got --num {self.num}")
+
+
+class DrumGenerator:
+    """A model file ready to generate: ``DrumGenerator.load().generate(GenerateConfig())``."""
+
+    def __init__(self, model: ModelFile):
+        self.model = model
+        self.runtime = NumpyDrumModel(model)
+        _, self.profile = split_profile(model.weights)
+        self.kit: Kit = kit_from_dict(model.header["kit"])
+        enc = model.header["encoding"]
+        self.encoding = enc["encoding"]
+        self.steps_config = StepsConfig(enc["steps_per_quarter"], enc["bar_tokens"])
+        self.events_config = EventsConfig(enc["ticks_per_quarter"], enc["max_delta"])
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "DrumGenerator":
+        """Load a model file; the bundled pretrained model when ``path`` is None."""
+        if path is None:
+            path = bundled_model_path()
+            if not path.is_file():
+                raise DrumrnnError("this installation has no bundled model; pass --model FILE")
+        return cls(load_model_file(path))
+
+    # -- public -----------------------------------------------------------------------------
+    def generate(self, config: GenerateConfig = GenerateConfig(),
+                 primer: DrumHits | None = None) -> list[DrumHits]:
+        """``config.num`` patterns of ``config.bars`` bars, continuing ``primer`` if given."""
+        rng = np.random.default_rng(config.seed)
+        time_map = TimeMap(((0.0, float(config.tempo)),), ((0.0, 4, 4),))
+        if primer is not None and len(primer) == 0:
+            raise DrumrnnError("the primer has no drum hits")
+        if self.encoding == "events":
+            if config.sampling.beam_size:
+                raise DrumrnnError("beam search works with steps models, not events models")
+            return self._generate_events(config, primer, rng, time_map)
+        return self._generate_steps(config, primer, rng, time_map)
+
+    # -- steps ------------------------------------------------------------------------------
+    def _layout(self, bars: int) -> tuple[np.ndarray, np.ndarray]:
+        """(is_bar, position) of every token slot of a ``bars``-bar 4/4 token stream."""
+        per_bar = 4 * self.steps_config.steps_per_quarter
+        position = np.tile(np.arange(per_bar), bars)
+        is_bar = np.zeros(len(position), bool)
+        if self.steps_config.bar_tokens:
+            starts = np.arange(bars) * per_bar
+            position = np.insert(position, starts, 0)
+            is_bar = np.insert(is_bar, starts, True)
+        return is_bar, position
+
+    def _primer_tokens(self, primer: DrumHits, bars: int) -> tuple[np.ndarray, int]:
+        sequence = encode_steps(primer, self.kit, self.steps_config)
+        if len(sequence.hit_steps) == 0:
+            raise DrumrnnError(f"the primer has no drum of kit {self.kit.name}")
+        per_bar = 4 * self.steps_config.steps_per_quarter
+        primer_bars = -(-sequence.n_steps // per_bar)
+        if primer_bars > bars:
+            raise DrumrnnError(f"the primer is {primer_bars} bars long; ask for more --bars")
+        return sequence.tokens, primer_bars
+
+    def _generate_steps(self, config: GenerateConfig, primer: DrumHits | None,
+                        rng: np.random.Generator, time_map: TimeMap) -> list[DrumHits]:
+        is_bar, position = self._layout(config.bars)
+        n_slots = len(is_bar)
+        bar = bar_token(self.kit)
+        if primer is not None:
+            fixed, primer_bars = self._primer_tokens(primer, config.bars)
+        else:
+            primer_bars = 0
+            first = self.profile.get("first_tokens")
+            weights = (first / first.sum() if first is not None and first.sum() > 0 else
+                       np.eye(bar)[0])
+            start = rng.choice(len(weights), size=config.num, p=weights)
+            fixed = None
+        tokens = np.zeros((config.num, n_slots), dtype=np.int64)
+        n_fixed = 0
+        if fixed is not None:
+            n_fixed = len(fixed)
+            tokens[:, :n_fixed] = fixed
+        else:
+            n_fixed = 1
+            tokens[:, 0] = bar if is_bar[0] else start
+            if is_bar[0]:
+                tokens[:, 1] = start
+                n_fixed = 2
+        if config.sampling.beam_size:
+            tokens = self._beam(tokens, n_fixed, is_bar, position, config, rng)
+        else:
+            self._sample_steps(tokens, n_fixed, is_bar, position, config, rng)
+        return [self._steps_to_hits(row, config, rng, time_map, primer, primer_bars)
+                for row in tokens]
+
+    def _features(self, tokens: np.ndarray, s: int, position: np.ndarray):
+        L = self.runtime.vocab.steps_per_bar
+        lookback = np.zeros((len(tokens), 2), dtype=np.int64)
+        if s >= L:
+            lookback[:, 0] = tokens[:, s] == tokens[:, s - L]
+        if s >= 2 * L:
+            lookback[:, 1] = tokens[:, s] == tokens[:, s - 2 * L]
+        next_position = position[s + 1] if s + 1 < len(position) else 0
+        return dict(index=s, next_position=next_position, lookback=lookback)
+
+    def _sample_steps(self, tokens, n_fixed, is_bar, position, config, rng) -> None:
+        rt, sampling = self.runtime, config.sampling
+        state = rt.start(len(tokens), config.random_state, rng)
+        bar = bar_token(self.kit)
+        for s in range(tokens.shape[1] - 1):
+            logits = rt.step(state, tokens[:, s], **self._features(tokens, s, position))
+            if s + 1 < n_fixed:
+                continue
+            if is_bar[s + 1]:
+                tokens[:, s + 1] = bar
+                continue
+            if self.steps_config.bar_tokens:
+                logits[:, bar] = -np.inf
+            tokens[:, s + 1] = sample(logits, sampling, rng)
+
+    def _beam(self, tokens, n_fixed, is_bar, position, config, rng) -> np.ndarray:
+        """Beam search: the ``config.num`` most likely continuations found."""
+        rt, sampling = self.runtime, config.sampling
+        beam, branch = sampling.beam_size, sampling.branch_factor
+        seqs = np.repeat(tokens[:1], beam, axis=0)
+        scores = np.full(beam, -np.inf)
+        scores[0] = 0.0  # all beams start identical: grow from one
+        state = rt.start(beam, config.random_state, rng)
+        bar = bar_token(self.kit)
+        for s in range(seqs.shape[1] - 1):
+            logits = rt.step(state, seqs[:, s], **self._features(seqs, s, position))
+            if s + 1 < n_fixed or is_bar[s + 1]:
+                if s + 1 >= n_fixed:
+                    seqs[:, s + 1] = bar
+                continue
+            if self.steps_config.bar_tokens:
+                logits[:, bar] = -np.inf
+            logp = log_softmax(logits / np.float32(sampling.temperature))
+            top = np.argsort(-logp, axis=1)[:, :branch]
+            cand = (scores[:, None] + np.take_along_axis(logp, top, axis=1)).ravel()
+            best = np.argsort(-cand, kind="stable")[:beam]
+            rows, picks = best // branch, top.ravel()[best]
+            seqs = seqs[rows]
+            seqs[:, s + 1] = picks
+            scores = cand[best]
+            state = rt.select(state, rows)
+        return seqs[np.argsort(-scores, kind="stable")[: config.num]]
+
+    def _steps_to_hits(self, tokens, config, rng, time_map, primer, primer_bars) -> DrumHits:
+        spq = self.steps_config.steps_per_quarter
+        per_bar = 4 * spq
+        steps, classes = hits_from_step_tokens(tokens, self.kit)
+        keep = steps >= primer_bars * per_bar
+        steps, classes = steps[keep], classes[keep]
+        velocities = self._velocities(classes, steps % per_bar, rng)
+        offsets = np.zeros(len(steps))
+        if config.humanize and "offset_mean" in self.profile:
+            offsets = self.profile["offset_mean"][classes, steps % per_bar]
+        quarters = np.maximum((steps + offsets) / spq, 0.0)
+        pitches = self.kit.output_pitches[classes]
+        if primer is not None:  # the primer's own hits, unchanged
+            in_primer = self.kit.classes_of(primer.pitches) >= 0
+            quarters = np.concatenate([primer.quarters[in_primer], quarters])
+            pitches = np.concatenate([primer.pitches[in_primer], pitches])
+            velocities = np.concatenate([primer.velocities[in_primer], velocities])
+        return DrumHits(quarters, pitches, velocities, time_map, end_quarter=config.bars * 4.0)
+
+    def _velocities(self, classes: np.ndarray, positions: np.ndarray,
+                    rng: np.random.Generator) -> np.ndarray:
+        mean = self.profile.get("velocity_mean")
+        if mean is None:
+            return np.full(len(classes), 100, dtype=np.int64)
+        std = self.profile["velocity_std"]
+        P = mean.shape[1]
+        v = mean[classes, positions % P] + 0.5 * std[classes, positions % P] * rng.standard_normal(
+            len(classes))
+        return np.clip(np.round(v), 1, 127).astype(np.int64)
+
+    # -- events -----------------------------------------------------------------------------
+    def _generate_events(self, config: GenerateConfig, primer: DrumHits | None,
+                         rng: np.random.Generator, time_map: TimeMap) -> list[DrumHits]:
+        rt, vocab, sampling = self.runtime, self.runtime.vocab, config.sampling
+        deltas = np.asarray(vocab.deltas)
+        tpq = self.events_config.ticks_per_quarter
+        total = config.bars * 4 * tpq
+        rest = self.kit.n_classes
+
+        def delta_id(ticks):
+            return np.abs(deltas[None, :] - np.asarray(ticks)[:, None]).argmin(axis=1)
+
+        if primer is not None:
+            seq = encode_events(primer, self.kit, self.events_config)
+            if not (seq.drums != rest).any():
+                raise DrumrnnError(f"the primer has no drum of kit {self.kit.name}")
+            primer_end = int(np.cumsum(seq.deltas)[-1])
+            if primer_end >= total:
+                raise DrumrnnError("the primer is longer than --bars")
+            drums = [np.full(config.num, d) for d in seq.drums]
+            ids = [np.full(config.num, i) for i in delta_id(seq.deltas)]
+        else:
+            primer_end = -1
+            first = self.profile.get("first_drums")
+            p = first / first.sum() if first is not None and first.sum() else None
+            drums = [rng.choice(rest + 1, size=config.num, p=p)]
+            starts = self.profile.get("first_deltas")
+            ticks = rng.choice(starts, size=config.num) if starts is not None and len(starts) \
+                else np.zeros(config.num)
+            ids = [delta_id(ticks)]
+        state = rt.start(config.num, config.random_state, rng)
+        for s in range(len(drums) - 1):  # run the primer through the network
+            rt.step(state, drums[s], index=s, deltas=ids[s])
+        clock = deltas[np.stack(ids)].sum(axis=0)
+        limit = 64 * config.bars + len(drums)
+        while clock.min() < total and len(drums) < limit:
+            logits = rt.step(state, drums[-1], index=len(drums) - 1, deltas=ids[-1])
+            drums.append(sample(logits[:, :rt.n_out], sampling, rng))
+            ids.append(sample(logits[:, rt.n_out:], sampling, rng))
+            clock = clock + deltas[ids[-1]]
+        all_drums, all_ticks = np.stack(drums, 1), np.cumsum(deltas[np.stack(ids, 1)], axis=1)
+        patterns = []
+        for d, t in zip(all_drums, all_ticks):
+            keep = (d != rest) & (t < total) & (t > primer_end)
+            classes, ticks = d[keep], t[keep]
+            velocities = self._velocities(classes, np.round(ticks / max(tpq // 4, 1)).astype(
+                np.int64), rng)
+            quarters = ticks / tpq
+            pitches = self.kit.output_pitches[classes]
+            if primer is not None:
+                in_primer = self.kit.classes_of(primer.pitches) >= 0
+                quarters = np.concatenate([primer.quarters[in_primer], quarters])
+                pitches = np.concatenate([primer.pitches[in_primer], pitches])
+                velocities = np.concatenate([primer.velocities[in_primer], velocities])
+            patterns.append(DrumHits(quarters, pitches, velocities, time_map,
+                                     end_quarter=config.bars * 4.0))
+        return patterns

@@ -1,0 +1,66 @@
+"""Write generated patterns: MIDI always, WAV and PNG on request; all or nothing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from drumrnn.atomic import temp_file_beside
+from drumrnn.drum_grid import draw_grid
+from drumrnn.errors import DrumrnnError
+from drumrnn.hits import DrumHits
+from drumrnn.kits import Kit
+from drumrnn.midi_write import hits_to_score
+
+
+def check_output_dir(out: str | Path) -> Path:
+    """Create ``out`` if needed; a :class:`DrumrnnError` if it cannot be written to."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DrumrnnError(f"cannot create output folder {out}: {exc.strerror or exc}") from None
+    if not out.is_dir() or not os.access(out, os.W_OK | os.X_OK):
+        raise DrumrnnError(f"output folder {out} is not writable")
+    return out
+
+
+def write_patterns(patterns: list[DrumHits], out: str | Path, kit: Kit, bars: int,
+                   steps_per_quarter: int = 4, wav: bool = False, png: bool = False,
+                   soundfont: str | Path | None = None, stem: str = "drums") -> list[Path]:
+    """Write ``stem_N.mid`` (and ``.wav``/``.png``) for each pattern; returns the paths.
+
+    Every file is first written under a temporary name; only when all are complete are they
+    renamed into place, so a failure leaves no partial output behind.
+    """
+    out = check_output_dir(out)
+    renderer = None
+    if wav:
+        from drumrnn.audio import Renderer
+
+        renderer = Renderer(soundfont)
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for number, hits in enumerate(patterns, start=1):
+            name = f"{stem}_{number}"
+            score = hits_to_score(hits, track_name=f"drumrnn {name}")
+            targets = [out / f"{name}.mid"]
+            tmp = temp_file_beside(targets[-1], ".mid")
+            score.dump_midi(str(tmp))
+            staged.append((tmp, targets[-1]))
+            if renderer is not None:
+                targets.append(out / f"{name}.wav")
+                tmp = temp_file_beside(targets[-1], ".wav")
+                renderer.render(score, tmp)
+                staged.append((tmp, targets[-1]))
+            if png:
+                targets.append(out / f"{name}.png")
+                tmp = temp_file_beside(targets[-1], ".png")
+                draw_grid(hits, kit, tmp, bars, steps_per_quarter, title=name)
+                staged.append((tmp, targets[-1]))
+        for tmp, target in staged:
+            os.replace(tmp, target)
+        return [target for _, target in staged]
+    finally:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)

@@ -1,0 +1,258 @@
+"""A NumPy-only runtime for drumrnn model files: no deep-learning framework needed.
+
+Each recurrent layer computes all its gates with one matrix product over ``[x, h, 1]`` (the
+bias is the last row), as the RNN Drummer's iOS app did. For LSTM and GRU the columns of the
+sigmoid gates are pre-scaled by 1/2 so that one ``tanh`` over all gates serves both
+nonlinearities (``sigmoid(x) = (tanh(x / 2) + 1) / 2``). The first layer's input product is
+replaced by table lookups: every input feature is a token, a position or a few flags, so
+``embedding @ W`` is computed once per table row when the model is loaded.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from drumrnn.model_config import ModelConfig, Vocabulary
+from drumrnn.model_file import ModelFile
+
+_GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+
+
+def _sigmoid_scale(cell: str, hidden: int) -> np.ndarray:
+    """Per-column factor: 1/2 on sigmoid gates (LSTM i, f, o; GRU r, z), 1 elsewhere."""
+    scale = np.ones(_GATES[cell] * hidden, dtype=np.float32)
+    if cell == "lstm":  # torch order i, f, g, o
+        scale[: 2 * hidden] = 0.5
+        scale[3 * hidden:] = 0.5
+    elif cell == "gru":  # torch order r, z, n
+        scale[: 2 * hidden] = 0.5
+    return scale
+
+
+class NumpyDrumModel:
+    """Runs a drumrnn model file step by step for a batch of sequences.
+
+    Use :meth:`start` for a fresh state, then :meth:`step` once per token.
+    """
+
+    def __init__(self, model: ModelFile):
+        self.config: ModelConfig = model.config
+        self.vocab: Vocabulary = model.vocabulary
+        cfg, vocab, w = self.config, self.vocab, model.weights
+        H, cell = cfg.hidden, cfg.cell
+        self.events = vocab.encoding == "events"
+        n_in = vocab.n_drums if self.events else vocab.size
+        scale = _sigmoid_scale(cell, H)
+
+        # first layer: split W_ih by input feature and turn each part into a lookup table
+        w_ih = w["rnn.weight_ih_l0"].astype(np.float32)
+        segments: list[tuple[str, int]] = [("token", cfg.embedding or n_in)]
+        if self.events:
+            segments.append(("delta", cfg.embedding or len(vocab.deltas)))
+        if cfg.position_embedding:
+            segments.append(("position", cfg.position_embedding))
+        if cfg.counter_bits:
+            segments.append(("counter", cfg.counter_bits))
+        if cfg.lookback:
+            segments.append(("lookback", 2))
+        self.tables: dict[str, np.ndarray] = {}
+        start = 0
+        for name, width in segments:
+            part = w_ih[:, start:start + width].T  # (width, G)
+            start += width
+            if name == "token":
+                rows = w["embed.weight"] @ part if cfg.embedding else part
+            elif name == "delta":
+                rows = w["embed_delta.weight"] @ part if cfg.embedding else part
+            elif name == "position":
+                rows = w["embed_position.weight"] @ part
+            elif name == "counter":
+                n = np.arange(2 ** cfg.counter_bits)[:, None]
+                bits = ((n >> np.arange(cfg.counter_bits)) & 1) * 2.0 - 1.0
+                rows = bits @ part
+            else:  # lookback: 4 combinations of two flags
+                flags = np.array([[0, 0], [1, 0], [0, 1], [1, 1]], dtype=np.float32)
+                rows = flags @ part
+            self.tables[name] = np.ascontiguousarray((rows * scale).astype(np.float32))
+
+        # recurrent layers: fused [x, h, 1] -> gates; layer 0 has no x (tables instead)
+        self.fused: list[np.ndarray] = []
+        self.gru_hn: list[np.ndarray] = []
+        for layer in range(cfg.layers):
+            w_hh = w[f"rnn.weight_hh_l{layer}"].T
+            b_ih, b_hh = w[f"rnn.bias_ih_l{layer}"], w[f"rnn.bias_hh_l{layer}"]
+            if cell == "gru":
+                # n = tanh(W_in x + b_in + r * (W_hn h + b_hn)): h's n-part stays separate
+                recurrent = w_hh.copy()
+                recurrent[:, 2 * H:] = 0
+                bias = np.concatenate([b_ih[:2 * H] + b_hh[:2 * H], b_ih[2 * H:]])
+                hn = np.vstack([w_hh[:, 2 * H:], b_hh[2 * H:]]).astype(np.float32)
+                self.gru_hn.append(np.ascontiguousarray(hn))
+            else:
+                recurrent, bias = w_hh, b_ih + b_hh
+            parts = ([] if layer == 0 else [w[f"rnn.weight_ih_l{layer}"].T]) + [recurrent,
+                                                                                 bias[None, :]]
+            self.fused.append(np.ascontiguousarray((np.vstack(parts) * scale).astype(np.float32)))
+
+        if cfg.attention:
+            self.att_q = w["attention.query.weight"].T.astype(np.float32) / np.float32(H ** 0.5)
+            self.att_k = w["attention.key.weight"].T.astype(np.float32)
+            self.att_out = np.vstack([w["attention.out.weight"].T,
+                                      w["attention.out.bias"][None, :]]).astype(np.float32)
+        head_in = H
+        if cfg.dense:
+            # fold the batch norm's running statistics into the dense layer
+            gamma = w["dense.1.weight"] / np.sqrt(w["dense.1.running_var"] + 1e-5)
+            weight = w["dense.0.weight"].T * gamma
+            bias = (w["dense.0.bias"] - w["dense.1.running_mean"]) * gamma + w["dense.1.bias"]
+            self.dense = np.vstack([weight, bias[None, :]]).astype(np.float32)
+            head_in = cfg.dense
+        heads = [w["head.weight"].T]
+        biases = [w["head.bias"]]
+        if self.events:
+            heads.append(w["delta_head.weight"].T)
+            biases.append(w["delta_head.bias"])
+        self.n_out = heads[0].shape[1]
+        self.head = np.vstack([np.hstack(heads), np.concatenate(biases)[None, :]]).astype(np.float32)
+        self.head_in = head_in
+
+    # -- state ------------------------------------------------------------------------------
+    def start(self, batch: int, random_state: float = 0.0,
+              rng: np.random.Generator | None = None) -> dict:
+        """A fresh state for ``batch`` sequences; ``random_state`` > 0 fills the recurrent
+        state with uniform noise in +-random_state (RNN Drummer's varied starts)."""
+        cfg, H = self.config, self.config.hidden
+        G = _GATES[cfg.cell] * H
+        state = {"gates": np.empty((batch, G), np.float32),
+                 "tmp": np.empty((batch, H), np.float32),
+                 # per layer: [x, h, 1] rows (layer 0: [h, 1])
+                 "xh": [np.zeros((batch, (0 if l == 0 else H) + H + 1), np.float32)
+                        for l in range(cfg.layers)],
+                 "c": [np.zeros((batch, H), np.float32) for _ in range(cfg.layers)]
+                 if cfg.cell == "lstm" else None,
+                 "top": np.ones((batch, self.head_in + 1), np.float32)}
+        for xh in state["xh"]:
+            xh[:, -1] = 1.0
+        if random_state:
+            rng = rng or np.random.default_rng()
+            for layer, xh in enumerate(state["xh"]):
+                xh[:, -H - 1:-1] = rng.uniform(-random_state, random_state, (batch, H))
+                if state["c"] is not None:
+                    state["c"][layer][:] = rng.uniform(-random_state, random_state, (batch, H))
+        if cfg.attention:
+            state["keys"] = np.zeros((batch, cfg.attention, H), np.float32)
+            state["values"] = np.zeros((batch, cfg.attention, H), np.float32)
+            state["valid"] = np.zeros((batch, cfg.attention), bool)
+            state["slot"] = 0
+            state["att_in"] = np.ones((batch, 2 * H + 1), np.float32)
+        return state
+
+    @staticmethod
+    def select(state: dict, rows: np.ndarray) -> dict:
+        """The state of the given batch rows (beam search reorders its beams)."""
+        out = {}
+        for key, value in state.items():
+            if isinstance(value, list):
+                out[key] = [v[rows] for v in value]
+            elif isinstance(value, np.ndarray):
+                out[key] = value[rows] if key not in ("gates", "tmp") else value[: len(rows)].copy()
+            else:
+                out[key] = value
+        return out
+
+    # -- one step ---------------------------------------------------------------------------
+    def step(self, state: dict, tokens: np.ndarray, index=None, next_position=None,
+             lookback: np.ndarray | None = None, deltas: np.ndarray | None = None) -> np.ndarray:
+        """Advance every sequence by one input token; returns logits (B, V) (events: the
+        drum logits followed by the delta logits, (B, n_drums + n_deltas)).
+
+        ``index``: the input step's index in its track (int or (B,)); ``next_position``: the
+        predicted step's position in its bar; ``lookback``: (B, 2) flags; ``deltas``: events
+        delta ids. Only the features the model uses are needed.
+        """
+        cfg, H, t = self.config, self.config.hidden, self.tables
+        gates = state["gates"]
+        xh0 = state["xh"][0]
+        np.dot(xh0, self.fused[0], out=gates)
+        gates += t["token"][tokens]
+        if self.events:
+            gates += t["delta"][deltas]
+        if cfg.position_embedding:
+            gates += t["position"][np.minimum(next_position, 63)]
+        if cfg.counter_bits:
+            gates += t["counter"][(np.asarray(index) + 1) % (1 << cfg.counter_bits)]
+        if cfg.lookback:
+            flags = np.asarray(lookback, dtype=np.int64)
+            gates += t["lookback"][flags[:, 0] + 2 * flags[:, 1]]
+        for layer in range(cfg.layers):
+            if layer:
+                np.dot(state["xh"][layer], self.fused[layer], out=gates)
+            h_out = self._cell(state, layer, gates)
+            if layer + 1 < cfg.layers:
+                state["xh"][layer + 1][:, :H] = h_out
+        top = state["xh"][-1][:, -H - 1:-1]
+        if cfg.attention:
+            top = self._attend(state, top)
+        if cfg.dense:
+            hidden = np.maximum(np.dot(np.hstack([top, state["top"][:, -1:]]), self.dense), 0)
+            state["top"][:, :-1] = hidden
+        else:
+            state["top"][:, :-1] = top
+        return np.dot(state["top"], self.head)
+
+    def _cell(self, state: dict, layer: int, gates: np.ndarray) -> np.ndarray:
+        """Update layer ``layer``'s h (and c) in place from its pre-activations."""
+        H = self.config.hidden
+        xh = state["xh"][layer]
+        h = xh[:, -H - 1:-1]
+        cell = self.config.cell
+        if cell == "rnn":
+            np.tanh(gates, out=h)
+            return h
+        if cell == "gru":
+            hn = np.dot(xh[:, -H - 1:], self.gru_hn[layer])  # W_hn h + b_hn
+            np.tanh(gates[:, :2 * H], out=gates[:, :2 * H])
+            gates[:, :2 * H] *= 0.5
+            gates[:, :2 * H] += 0.5
+            r, z, n = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
+            n += r * hn
+            np.tanh(n, out=n)
+            # h' = n + z * (h - n)
+            h -= n
+            h *= z
+            h += n
+            return h
+        np.tanh(gates, out=gates)
+        sig = gates
+        sig[:, :2 * H] *= 0.5
+        sig[:, :2 * H] += 0.5
+        sig[:, 3 * H:] *= 0.5
+        sig[:, 3 * H:] += 0.5
+        i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
+        c, tmp = state["c"][layer], state["tmp"]
+        c *= f
+        np.multiply(i, g, out=tmp)
+        c += tmp
+        np.tanh(c, out=tmp)
+        np.multiply(o, tmp, out=h)
+        return h
+
+    def _attend(self, state: dict, top: np.ndarray) -> np.ndarray:
+        """Dot-product attention over the previous N top-layer outputs (see LocalAttention)."""
+        H = self.config.hidden
+        query = top @ self.att_q
+        scores = np.einsum("bh,bnh->bn", query, state["keys"])
+        scores = np.where(state["valid"], scores, -np.inf)
+        peak = np.maximum(scores.max(axis=1, keepdims=True), 0.0)  # the null slot scores 0
+        weights = np.exp(scores - peak)
+        weights /= weights.sum(axis=1, keepdims=True) + np.exp(-peak)
+        context = np.einsum("bn,bnh->bh", weights, state["values"])
+        slot = state["slot"]
+        state["keys"][:, slot] = top @ self.att_k
+        state["values"][:, slot] = top
+        state["valid"][:, slot] = True
+        state["slot"] = (slot + 1) % self.config.attention
+        att_in = state["att_in"]
+        att_in[:, :H] = top
+        att_in[:, H:2 * H] = context
+        return np.tanh(att_in @ self.att_out)

@@ -73,7 +73,7 @@ def bench_cli(groove: Path, repeats: int) -> list[float]:
         with tempfile.TemporaryDirectory() as tmp:
             cmd = [sys.executable, "-m", "drumrnn.cli", "prepare", str(groove),
                    "--out", str(Path(tmp) / "out"), "--encoding", "steps", "--quiet"]
-            t, proc = timed(lambda: subprocess.run(cmd, capture_output=True, text=True))
+            t, proc = timed(lambda cmd=cmd: subprocess.run(cmd, capture_output=True, text=True))
             if proc.returncode != 0:
                 sys.exit(f"CLI failed ({proc.returncode}):\n{proc.stderr}")
         times.append(t)

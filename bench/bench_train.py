@@ -3,7 +3,8 @@
 For each preset, the real training loop (``drumrnn.train.Trainer``: batching, features,
 loss, clipping, optimizer) runs ``--steps`` optimizer steps on the GMD train split with the
 preset's batch and window; next to it a bare loop (Embedding -> nn.RNN/GRU/LSTM -> Linear,
-cross-entropy, backward, the preset's optimizer) runs the same shapes (input and output widths) on random tokens.
+cross-entropy, backward, the preset's optimizer) runs the same shapes (input and output
+widths) on random tokens.
 Both count every position of every batch (padding included) as a token, so their ratio
 shows what batching, features and bookkeeping cost; attention and dense layers are extra
 model work the bare loop does not do. Threads are pinned (``--threads``, default 1).
@@ -124,8 +125,9 @@ def main() -> None:
         f"Reproduce: `python bench/bench_train.py --steps {args.steps} --threads {args.threads}`"
         f" (GMD train split, {args.threads} torch thread(s), {args.steps} timed steps after 3 "
         "warm-up steps). Loop tokens/s count every batch position, padding included, as the "
-        "bare loop does; real tokens/s count only real targets. The bare loop has the model's input and output widths; drums-rnn's "
-        "attention and deep-lstm's dense head are model work it does not do.", "",
+        "bare loop does; real tokens/s count only real targets. The bare loop has the model's "
+        "input and output widths; drums-rnn's attention and deep-lstm's dense head are model "
+        "work it does not do.", "",
         f"Machine: {machine('torch', 'numpy')}", "",
         "| preset | network | batch x window | loop tokens/s | real tokens/s | bare tokens/s "
         "| loop / bare |", "|---|---|---|---|---|---|---|", *rows])

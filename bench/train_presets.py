@@ -5,6 +5,8 @@ core), so every run gets one whole core for the same minutes. The table gives ea
 best validation and its test perplexity and accuracy (from the model file), and is written
 into BENCHMARKS.md.
 
+Runs whose folder already holds a model.npz are not trained again, only tabulated.
+
 Run: ``python bench/train_presets.py --minutes 15 --out runs/presets``
      ``python bench/train_presets.py --minutes 6 --variant gru:cell=gru ...`` (default choice)
 """
@@ -30,6 +32,8 @@ def run_one(name: str, preset: str, overrides: list[str], data: Path, out: Path,
     cmd = [sys.executable, "-m", "drumrnn.cli", "train", str(data), "--preset", preset,
            "--out", str(out), "--minutes", str(minutes), "--threads", "1",
            "--eval-every", str(eval_every), "--quiet", *overrides]
+    if (out / "model.npz").is_file():  # finished in an earlier invocation: only tabulate
+        return name, out, 0.0, " ".join(cmd[3:])
     started = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - started
@@ -80,7 +84,7 @@ def main() -> None:
         results = [f.result() for f in futures]
 
     rows = []
-    for name, out, wall, command in results:
+    for name, out, _, command in results:
         try:
             metrics = load_model_file(out / "model.npz").header["metrics"]
         except Exception as exc:  # a failed run is reported, not fatal

@@ -73,7 +73,7 @@ def test_console_script_exit_status_without_traceback(tmp_path):
     result = subprocess.run([sys.executable, "-m", "drumrnn.cli", "inspect", str(bad)],
                             capture_output=True, text=True)
     assert result.returncode == 1
-    assert result.stderr == f"drumrnn inspect: error: empty file\n"
+    assert result.stderr == "drumrnn inspect: error: empty file\n"
 
 
 def test_prepare_command_reports_counts(capsys, tmp_path):

@@ -20,7 +20,6 @@ from drumrnn.train import Trainer
 from drumrnn.train_config import TrainConfig
 from tests.conftest import rock_beat, write_midi_file
 
-
 SPLIT = (0.34, 0.33, 0.33)  # with these six files every split gets at least one
 
 

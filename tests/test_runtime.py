@@ -22,7 +22,7 @@ def random_model(cfg: ModelConfig, vocab: Vocabulary, path, dtype=np.float32):
     torch.manual_seed(1)
     model = DrumLM(cfg, vocab)
     with torch.no_grad():
-        for name, p in model.named_parameters():
+        for p in model.parameters():
             p.uniform_(-0.3, 0.3)
         if cfg.dense:
             model.dense[1].running_mean.uniform_(-0.5, 0.5)

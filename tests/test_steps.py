@@ -7,8 +7,14 @@ from drumrnn.hits import DrumHits
 from drumrnn.kits import get_kit
 from drumrnn.midi_read import read_drum_hits
 from drumrnn.midi_write import write_midi
-from drumrnn.steps import (StepsConfig, bar_token, decode_steps, encode_steps, quantize,
-                           sequence_from_tokens)
+from drumrnn.steps import (
+    StepsConfig,
+    bar_token,
+    decode_steps,
+    encode_steps,
+    quantize,
+    sequence_from_tokens,
+)
 from drumrnn.timing import TimeMap
 
 NINE = get_kit("9")

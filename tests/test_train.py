@@ -13,7 +13,6 @@ from drumrnn.cli import main
 from drumrnn.dataset import PrepareConfig, load_dataset, prepare
 from drumrnn.encoding import EncodingConfig
 from drumrnn.errors import DrumrnnError
-from drumrnn.model import DrumLM
 from drumrnn.model_config import ModelConfig
 from drumrnn.model_file import load_model_file, save_model_file
 from drumrnn.train import Trainer, evaluate, load_checkpoint, vocabulary_of
@@ -106,8 +105,8 @@ def test_resume_equals_uninterrupted_training_bit_for_bit(pattern_data, tmp_path
     resumed.run()
     for name, value in straight.model.state_dict().items():
         assert torch.equal(value, resumed.model.state_dict()[name]), name
-    a = list(csv.DictReader(open(tmp_path / "a" / "metrics.csv")))
-    b = list(csv.DictReader(open(tmp_path / "b" / "metrics.csv")))
+    a = list(csv.DictReader((tmp_path / "a" / "metrics.csv").read_text().splitlines()))
+    b = list(csv.DictReader((tmp_path / "b" / "metrics.csv").read_text().splitlines()))
     # the run that stopped at step 20 validated there too; that row is not in the history it
     # resumed from, so both logs hold the same rows
     assert [r["val_loss"] for r in a] == [r["val_loss"] for r in b]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from drumrnn.configs import config_from_dict
 from drumrnn.errors import DrumrnnError
 from drumrnn.events import EventsConfig, encode_events, rest_drum
 from drumrnn.hits import DrumHits
@@ -68,12 +69,8 @@ class EncodingConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "EncodingConfig":
-        names = {f.name for f in fields(cls)}
-        unknown = set(data) - names
-        if unknown:
-            raise DrumrnnError(f"unknown encoding settings: {', '.join(sorted(unknown))}")
-        return cls(**data)
+    def from_dict(cls, data: dict) -> EncodingConfig:
+        return config_from_dict(cls, data, "encoding")
 
 
 def token_dtype(config: EncodingConfig) -> np.dtype:

@@ -91,7 +91,7 @@ class DrumGenerator:
         self.events_config = EventsConfig(enc["ticks_per_quarter"], enc["max_delta"])
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "DrumGenerator":
+    def load(cls, path: str | Path | None = None) -> DrumGenerator:
         """Load a model file; the bundled pretrained model when ``path`` is None."""
         if path is None:
             path = bundled_model_path()
@@ -167,22 +167,39 @@ class DrumGenerator:
         return [self._steps_to_hits(row, config, rng, time_map, primer, primer_bars)
                 for row in tokens]
 
-    def _features(self, tokens: np.ndarray, s: int, position: np.ndarray):
-        L = self.runtime.vocab.steps_per_bar
-        lookback = np.zeros((len(tokens), 2), dtype=np.int64)
-        if s >= L:
-            lookback[:, 0] = tokens[:, s] == tokens[:, s - L]
-        if s >= 2 * L:
-            lookback[:, 1] = tokens[:, s] == tokens[:, s - 2 * L]
-        next_position = position[s + 1] if s + 1 < len(position) else 0
-        return dict(index=s, next_position=next_position, lookback=lookback)
+    def _inputs(self, position: np.ndarray):
+        """A function giving step ``s``'s runtime inputs besides the token (for the batch)."""
+        rt = self.runtime
+        L = rt.vocab.steps_per_bar
+        slots = np.arange(len(position))
+        schedule = rt.schedule(slots, np.r_[position[1:], 0])
+        lookback = rt.config.lookback
+
+        def inputs(tokens: np.ndarray, s: int) -> dict:
+            out = {"extra": None if schedule is None else schedule[s]}
+            if lookback:
+                now = tokens[:, s]
+                code = (now == tokens[:, s - L]) if s >= L else np.zeros(len(tokens), bool)
+                if s >= 2 * L:
+                    code = code + 2 * (now == tokens[:, s - 2 * L])
+                out["lookback"] = code
+            return out
+
+        return inputs
 
     def _sample_steps(self, tokens, n_fixed, is_bar, position, config, rng) -> None:
         rt, sampling = self.runtime, config.sampling
         state = rt.start(len(tokens), config.random_state, rng)
         bar = bar_token(self.kit)
+        inputs = self._inputs(position)
+        # plain temperature sampling: Gumbel-max with all the noise drawn at once, scaled by
+        # the temperature (argmax(z / T + g) = argmax(z + T g))
+        fast = not (sampling.greedy or sampling.top_k or sampling.top_p < 1)
+        if fast:
+            noise = rng.gumbel(size=(tokens.shape[1], len(tokens), rt.n_out)).astype(np.float32)
+            noise *= np.float32(sampling.temperature)
         for s in range(tokens.shape[1] - 1):
-            logits = rt.step(state, tokens[:, s], **self._features(tokens, s, position))
+            logits = rt.step(state, tokens[:, s], **inputs(tokens, s))
             if s + 1 < n_fixed:
                 continue
             if is_bar[s + 1]:
@@ -190,7 +207,11 @@ class DrumGenerator:
                 continue
             if self.steps_config.bar_tokens:
                 logits[:, bar] = -np.inf
-            tokens[:, s + 1] = sample(logits, sampling, rng)
+            if fast:
+                logits += noise[s + 1]
+                tokens[:, s + 1] = logits.argmax(axis=1)
+            else:
+                tokens[:, s + 1] = sample(logits, sampling, rng)
 
     def _beam(self, tokens, n_fixed, is_bar, position, config, rng) -> np.ndarray:
         """Beam search: the ``config.num`` most likely continuations found."""
@@ -201,8 +222,9 @@ class DrumGenerator:
         scores[0] = 0.0  # all beams start identical: grow from one
         state = rt.start(beam, config.random_state, rng)
         bar = bar_token(self.kit)
+        inputs = self._inputs(position)
         for s in range(seqs.shape[1] - 1):
-            logits = rt.step(state, seqs[:, s], **self._features(seqs, s, position))
+            logits = rt.step(state, seqs[:, s], **inputs(seqs, s))
             if s + 1 < n_fixed or is_bar[s + 1]:
                 if s + 1 >= n_fixed:
                     seqs[:, s + 1] = bar

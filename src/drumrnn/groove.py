@@ -81,9 +81,7 @@ class GrooveFilter:
             return False
         if self.drummers and entry.drummer not in self.drummers:
             return False
-        if self.bpm_range and not self.bpm_range[0] <= entry.bpm <= self.bpm_range[1]:
-            return False
-        return True
+        return not (self.bpm_range and not self.bpm_range[0] <= entry.bpm <= self.bpm_range[1])
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -180,7 +180,7 @@ def _no_drums_reason(source: DrumSource, channels: Counter) -> str:
         return "no notes at all"
     found = ", ".join(f"channel {c} ({n} notes)" for c, n in channels.most_common())
     hint = "" if source.track is not None else (
-        f"; if the drums are there, select them with --channel N or --track NAME")
+        "; if the drums are there, select them with --channel N or --track NAME")
     return f"no drum hits on {source.describe()}; notes found on {found}{hint}"
 
 

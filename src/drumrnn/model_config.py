@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
+from drumrnn.configs import config_from_dict
 from drumrnn.errors import DrumrnnError
 
 CELLS = ("rnn", "gru", "lstm")
@@ -68,8 +69,8 @@ class ModelConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ModelConfig":
-        return _from_dict(cls, data, "model")
+    def from_dict(cls, data: dict) -> ModelConfig:
+        return config_from_dict(cls, data, "model")
 
 
 @dataclass(frozen=True)
@@ -105,15 +106,7 @@ class Vocabulary:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Vocabulary":
+    def from_dict(cls, data: dict) -> Vocabulary:
         data = dict(data)
         data["deltas"] = tuple(data.get("deltas", ()))
-        return _from_dict(cls, data, "vocabulary")
-
-
-def _from_dict(cls, data: dict, what: str):
-    names = {f.name for f in fields(cls)}
-    unknown = set(data) - names
-    if unknown:
-        raise DrumrnnError(f"unknown {what} settings: {', '.join(sorted(unknown))}")
-    return cls(**data)
+        return config_from_dict(cls, data, "vocabulary")

@@ -54,9 +54,8 @@ def save_model_file(path: str | Path, header: dict, weights: dict[str, np.ndarra
     blob = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
     arrays = {name: (w.astype(dtype) if np.issubdtype(w.dtype, np.floating) else w)
               for name, w in weights.items()}
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **{HEADER: blob}, **arrays)
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **{HEADER: blob}, **arrays)
     return path
 
 

@@ -25,7 +25,7 @@ class Preset:
 PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("default", "drumrnn's choice by measurement: best held-out likelihood per CPU minute",
            "steps", False,
-           ModelConfig("lstm", layers=2, hidden=256, dropout=0.3, embedding=64,
+           ModelConfig("gru", layers=2, hidden=256, dropout=0.3, embedding=64,
                        position_embedding=16, counter_bits=6, lookback=True),
            TrainConfig(batch=64, window=128, optimizer="adam", lr=2e-3, clip=3.0)),
     Preset("drummer", "RNN Drummer (Hollemans 2017): events, 1 x 200 LSTM, one-hot, BPTT 200",

@@ -3,9 +3,11 @@
 Each recurrent layer computes all its gates with one matrix product over ``[x, h, 1]`` (the
 bias is the last row), as the RNN Drummer's iOS app did. For LSTM and GRU the columns of the
 sigmoid gates are pre-scaled by 1/2 so that one ``tanh`` over all gates serves both
-nonlinearities (``sigmoid(x) = (tanh(x / 2) + 1) / 2``). The first layer's input product is
+nonlinearities (``sigmoid(x) = (tanh(x / 2) + 1) / 2``), and LSTM gates are reordered to
+(i, f, o, g) so the sigmoid gates form one block. The first layer's input product is
 replaced by table lookups: every input feature is a token, a position or a few flags, so
-``embedding @ W`` is computed once per table row when the model is loaded.
+``embedding @ W`` is computed once per table row when the model is loaded. Per-step numpy
+calls, not arithmetic, dominate at batch 1, hence the in-place ``out=`` operations.
 """
 
 from __future__ import annotations
@@ -18,14 +20,19 @@ from drumrnn.model_file import ModelFile
 _GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 
 
+def _gate_order(cell: str, hidden: int) -> np.ndarray:
+    """Column permutation from torch's gate order to the runtime's (LSTM: i, f, o, g)."""
+    columns = np.arange(_GATES[cell] * hidden)
+    if cell == "lstm":
+        H = hidden
+        columns = np.concatenate([columns[:2 * H], columns[3 * H:], columns[2 * H:3 * H]])
+    return columns
+
+
 def _sigmoid_scale(cell: str, hidden: int) -> np.ndarray:
-    """Per-column factor: 1/2 on sigmoid gates (LSTM i, f, o; GRU r, z), 1 elsewhere."""
+    """Per-column factor (runtime order): 1/2 on the sigmoid gates, 1 elsewhere."""
     scale = np.ones(_GATES[cell] * hidden, dtype=np.float32)
-    if cell == "lstm":  # torch order i, f, g, o
-        scale[: 2 * hidden] = 0.5
-        scale[3 * hidden:] = 0.5
-    elif cell == "gru":  # torch order r, z, n
-        scale[: 2 * hidden] = 0.5
+    scale[: {"rnn": 0, "gru": 2, "lstm": 3}[cell] * hidden] = 0.5
     return scale
 
 
@@ -43,6 +50,7 @@ class NumpyDrumModel:
         self.events = vocab.encoding == "events"
         n_in = vocab.n_drums if self.events else vocab.size
         scale = _sigmoid_scale(cell, H)
+        order = _gate_order(cell, H)
 
         # first layer: split W_ih by input feature and turn each part into a lookup table
         w_ih = w["rnn.weight_ih_l0"].astype(np.float32)
@@ -73,7 +81,7 @@ class NumpyDrumModel:
             else:  # lookback: 4 combinations of two flags
                 flags = np.array([[0, 0], [1, 0], [0, 1], [1, 1]], dtype=np.float32)
                 rows = flags @ part
-            self.tables[name] = np.ascontiguousarray((rows * scale).astype(np.float32))
+            self.tables[name] = np.ascontiguousarray((rows[:, order] * scale).astype(np.float32))
 
         # recurrent layers: fused [x, h, 1] -> gates; layer 0 has no x (tables instead)
         self.fused: list[np.ndarray] = []
@@ -92,7 +100,8 @@ class NumpyDrumModel:
                 recurrent, bias = w_hh, b_ih + b_hh
             parts = ([] if layer == 0 else [w[f"rnn.weight_ih_l{layer}"].T]) + [recurrent,
                                                                                  bias[None, :]]
-            self.fused.append(np.ascontiguousarray((np.vstack(parts) * scale).astype(np.float32)))
+            fused = np.vstack(parts)[:, order] * scale
+            self.fused.append(np.ascontiguousarray(fused.astype(np.float32)))
 
         if cfg.attention:
             self.att_q = w["attention.query.weight"].T.astype(np.float32) / np.float32(H ** 0.5)
@@ -126,8 +135,8 @@ class NumpyDrumModel:
         state = {"gates": np.empty((batch, G), np.float32),
                  "tmp": np.empty((batch, H), np.float32),
                  # per layer: [x, h, 1] rows (layer 0: [h, 1])
-                 "xh": [np.zeros((batch, (0 if l == 0 else H) + H + 1), np.float32)
-                        for l in range(cfg.layers)],
+                 "xh": [np.zeros((batch, (0 if layer == 0 else H) + H + 1), np.float32)
+                        for layer in range(cfg.layers)],
                  "c": [np.zeros((batch, H), np.float32) for _ in range(cfg.layers)]
                  if cfg.cell == "lstm" else None,
                  "top": np.ones((batch, self.head_in + 1), np.float32)}
@@ -161,35 +170,52 @@ class NumpyDrumModel:
         return out
 
     # -- one step ---------------------------------------------------------------------------
+    def schedule(self, index: np.ndarray, next_position: np.ndarray) -> np.ndarray | None:
+        """The position and counter inputs of many steps at once: (n, G) float32 rows to pass
+        as ``step(..., extra=row)``; None when the model uses neither."""
+        cfg = self.config
+        rows = None
+        if cfg.position_embedding:
+            rows = self.tables["position"][np.minimum(next_position, 63)]
+        if cfg.counter_bits:
+            counter = self.tables["counter"][(np.asarray(index) + 1) % (1 << cfg.counter_bits)]
+            rows = counter if rows is None else rows + counter
+        return rows
+
     def step(self, state: dict, tokens: np.ndarray, index=None, next_position=None,
-             lookback: np.ndarray | None = None, deltas: np.ndarray | None = None) -> np.ndarray:
+             lookback: np.ndarray | None = None, deltas: np.ndarray | None = None,
+             extra: np.ndarray | None = None) -> np.ndarray:
         """Advance every sequence by one input token; returns logits (B, V) (events: the
         drum logits followed by the delta logits, (B, n_drums + n_deltas)).
 
         ``index``: the input step's index in its track (int or (B,)); ``next_position``: the
-        predicted step's position in its bar; ``lookback``: (B, 2) flags; ``deltas``: events
-        delta ids. Only the features the model uses are needed.
+        predicted step's position in its bar (or ``extra``, a row of :meth:`schedule`, in
+        place of both); ``lookback``: (B, 2) flags, or (B,) codes ``flag1 + 2 * flag2``;
+        ``deltas``: events delta ids. Only the features the model uses are needed.
         """
         cfg, H, t = self.config, self.config.hidden, self.tables
         gates = state["gates"]
-        xh0 = state["xh"][0]
-        np.dot(xh0, self.fused[0], out=gates)
+        np.dot(state["xh"][0], self.fused[0], out=gates)
         gates += t["token"][tokens]
         if self.events:
             gates += t["delta"][deltas]
-        if cfg.position_embedding:
-            gates += t["position"][np.minimum(next_position, 63)]
-        if cfg.counter_bits:
-            gates += t["counter"][(np.asarray(index) + 1) % (1 << cfg.counter_bits)]
+        if extra is not None:
+            gates += extra
+        elif cfg.position_embedding or cfg.counter_bits:
+            gates += self.schedule(index, next_position)
         if cfg.lookback:
-            flags = np.asarray(lookback, dtype=np.int64)
-            gates += t["lookback"][flags[:, 0] + 2 * flags[:, 1]]
+            codes = np.asarray(lookback, dtype=np.int64)
+            if codes.ndim == 2:
+                codes = codes[:, 0] + 2 * codes[:, 1]
+            gates += t["lookback"][codes]
         for layer in range(cfg.layers):
             if layer:
                 np.dot(state["xh"][layer], self.fused[layer], out=gates)
             h_out = self._cell(state, layer, gates)
             if layer + 1 < cfg.layers:
                 state["xh"][layer + 1][:, :H] = h_out
+        if not (cfg.attention or cfg.dense):  # [h, 1] already sits at the end of the buffer
+            return np.dot(state["xh"][-1][:, -H - 1:], self.head)
         top = state["xh"][-1][:, -H - 1:-1]
         if cfg.attention:
             top = self._attend(state, top)
@@ -223,12 +249,10 @@ class NumpyDrumModel:
             h += n
             return h
         np.tanh(gates, out=gates)
-        sig = gates
-        sig[:, :2 * H] *= 0.5
-        sig[:, :2 * H] += 0.5
-        sig[:, 3 * H:] *= 0.5
-        sig[:, 3 * H:] += 0.5
-        i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
+        sig = gates[:, :3 * H]
+        sig *= 0.5
+        sig += 0.5
+        i, f, o, g = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
         c, tmp = state["c"][layer], state["tmp"]
         c *= f
         np.multiply(i, g, out=tmp)

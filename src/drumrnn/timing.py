@@ -75,6 +75,6 @@ class TimeMap:
                 "time_signatures": [list(s) for s in self.time_signatures]}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TimeMap":
+    def from_dict(cls, data: dict) -> TimeMap:
         return cls(tuple((float(q), float(t)) for q, t in data["tempos"]),
                    tuple((float(q), int(n), int(d)) for q, n, d in data["time_signatures"]))

@@ -204,7 +204,7 @@ class Trainer:
 
     @classmethod
     def resume(cls, run_dir: str | Path, progress: bool = False, log=print,
-               data_dir: str | Path | None = None, **budget) -> "Trainer":
+               data_dir: str | Path | None = None, **budget) -> Trainer:
         """Continue the run in ``run_dir`` from its last checkpoint; ``budget`` may change
         ``epochs``, ``minutes`` or ``max_steps``."""
         ckpt = load_checkpoint(Path(run_dir) / CHECKPOINT_LAST)

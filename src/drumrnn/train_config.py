@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
+from drumrnn.configs import config_from_dict
 from drumrnn.errors import DrumrnnError
 
 OPTIMIZERS = ("adam", "adagrad", "sgd")
@@ -82,8 +83,5 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
-        unknown = set(data) - {f.name for f in fields(cls)}
-        if unknown:
-            raise DrumrnnError(f"unknown training settings: {', '.join(sorted(unknown))}")
-        return cls(**data)
+    def from_dict(cls, data: dict) -> TrainConfig:
+        return config_from_dict(cls, data, "training")

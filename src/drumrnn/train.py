@@ -304,6 +304,7 @@ class Trainer:
         loss_sum = loss_count = 0.0
         stopped_by = self._budget_reached()
         last_eval_step = self.history[-1]["step"] if self.history else -1
+        val_ppl = f"{self.history[-1]['val_perplexity']:.2f}" if self.history else "-"
         try:
             with _StopFlag() as stop:
                 while stopped_by is None:
@@ -339,10 +340,11 @@ class Trainer:
                             row = self._validate(loss_sum / loss_count)
                             last_eval_step = self.step
                             loss_sum = loss_count = 0.0
-                            bar.set_postfix(loss=f"{row['train_loss']:.3f}",
-                                            val_ppl=f"{row['val_perplexity']:.2f}",
-                                            tok_s=row["tokens_per_s"],
-                                            left=self._time_left())
+                            val_ppl = f"{row['val_perplexity']:.2f}"
+                        if self.progress and (self.step % 10 == 0 or loss_count == 0):
+                            bar.set_postfix(loss=f"{float(loss):.3f}", val_ppl=val_ppl,
+                                            tok_s=round(self.tokens / max(self.elapsed, 1e-9)),
+                                            left=self._time_left(), refresh=False)
                         bar.update()
                         stopped_by = stop.reason or self._budget_reached()
                     if self.batch_in_epoch >= len(plan):

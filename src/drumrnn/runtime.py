@@ -156,6 +156,16 @@ class NumpyDrumModel:
             state["att_in"] = np.ones((batch, 2 * H + 1), np.float32)
         return state
 
+    def reset_rows(self, state: dict, rows: np.ndarray) -> None:
+        """Zero the state of the batch rows where ``rows`` (bool, (B,)) is true."""
+        for xh in state["xh"]:
+            xh[rows, :-1] = 0.0
+        if state["c"] is not None:
+            for c in state["c"]:
+                c[rows] = 0.0
+        if self.config.attention:
+            state["valid"][rows] = False
+
     @staticmethod
     def select(state: dict, rows: np.ndarray) -> dict:
         """The state of the given batch rows (beam search reorders its beams)."""

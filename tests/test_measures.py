@@ -6,8 +6,18 @@ import numpy as np
 import pytest
 
 from drumrnn.cli import main
-from drumrnn.compare import (Piece, PatternSet, compare, drum_in_pattern_rate, empty_beat_rate,
-                             features, load_patterns, overlap_and_kl, random_patterns, syncopation)
+from drumrnn.compare import (
+    PatternSet,
+    Piece,
+    compare,
+    drum_in_pattern_rate,
+    empty_beat_rate,
+    features,
+    load_patterns,
+    overlap_and_kl,
+    random_patterns,
+    syncopation,
+)
 from drumrnn.dataset import PrepareConfig, load_dataset, prepare
 from drumrnn.encoding import EncodingConfig
 from drumrnn.errors import DrumrnnError

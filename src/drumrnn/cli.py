@@ -291,8 +291,11 @@ def cmd_compare(args) -> int:
         out = check_output_dir(args.out)
         write_text_atomic(out / "compare.json", result.to_json() + "\n")
         write_text_atomic(out / "compare.md", table + "\n")
-        plot_features(generated, reference, out)
-        print(f"wrote {out / 'compare.json'}, {out / 'compare.md'}, {out / 'features.png'}")
+        print(f"wrote {out / 'compare.json'}, {out / 'compare.md'}")
+        try:
+            print(f"wrote {plot_features(generated, reference, out)}")
+        except ImportError:
+            print("features.png skipped: plots need matplotlib (pip install 'drumrnn[plot]')")
     return 0
 
 

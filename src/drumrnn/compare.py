@@ -20,6 +20,7 @@ import numpy as np
 
 from drumrnn.dataset import find_midi_files, load_dataset
 from drumrnn.errors import DrumrnnError, MidiReadError
+from drumrnn.hits import DrumHits
 from drumrnn.kits import Kit, get_kit
 from drumrnn.midi_read import read_drum_hits
 from drumrnn.steps import StepsConfig, encode_steps
@@ -90,20 +91,30 @@ def load_patterns(path: str | Path, split: str = "test", kit: Kit | None = None)
     files = find_midi_files(path)
     if not files:
         raise DrumrnnError(f"no .mid or .midi files under {path}")
-    pieces, skipped = [], []
+    hits, skipped = [], []
     for file in files:
         try:
-            seq = encode_steps(read_drum_hits(file), kit, StepsConfig(4))
+            hits.append(read_drum_hits(file))
         except MidiReadError as exc:
             skipped.append(f"{file.name}: {exc}")
-            continue
+    patterns = patterns_from_hits(str(path), hits, kit)
+    if not patterns.pieces:
+        raise DrumrnnError(f"no usable drum MIDI under {path}")
+    patterns.skipped = skipped
+    return patterns
+
+
+def patterns_from_hits(name: str, hits: list[DrumHits], kit: Kit | None = None) -> PatternSet:
+    """A pattern set of drum hits (e.g. generated ones), on the 16th grid of ``kit``."""
+    kit = kit or get_kit("9")
+    pieces = []
+    for piece_hits in hits:
+        seq = encode_steps(piece_hits, kit, StepsConfig(4))
         if len(seq.hit_steps):
             quarters = (seq.hit_steps + seq.hit_offsets.astype(np.float64)) / 4
             pieces.append(_piece(seq.hit_steps, seq.hit_classes, seq.hit_velocities, quarters,
                                  seq.positions))
-    if not pieces:
-        raise DrumrnnError(f"no usable drum MIDI under {path}")
-    return PatternSet(str(path), pieces, skipped)
+    return PatternSet(name, pieces)
 
 
 def random_patterns(n_pieces: int, bars: int = 8, seed: int = 0, n_classes: int = 9) -> PatternSet:

@@ -243,34 +243,12 @@ class DrumGenerator:
         return seqs[np.argsort(-scores, kind="stable")[: config.num]]
 
     def _steps_to_hits(self, tokens, config, rng, time_map, primer, primer_bars) -> DrumHits:
-        spq = self.steps_config.steps_per_quarter
-        per_bar = 4 * spq
-        steps, classes = hits_from_step_tokens(tokens, self.kit)
-        keep = steps >= primer_bars * per_bar
-        steps, classes = steps[keep], classes[keep]
-        velocities = self._velocities(classes, steps % per_bar, rng)
-        offsets = np.zeros(len(steps))
-        if config.humanize and "offset_mean" in self.profile:
-            offsets = self.profile["offset_mean"][classes, steps % per_bar]
-        quarters = np.maximum((steps + offsets) / spq, 0.0)
-        pitches = self.kit.output_pitches[classes]
-        if primer is not None:  # the primer's own hits, unchanged
-            in_primer = self.kit.classes_of(primer.pitches) >= 0
-            quarters = np.concatenate([primer.quarters[in_primer], quarters])
-            pitches = np.concatenate([primer.pitches[in_primer], pitches])
-            velocities = np.concatenate([primer.velocities[in_primer], velocities])
-        return DrumHits(quarters, pitches, velocities, time_map, end_quarter=config.bars * 4.0)
-
-    def _velocities(self, classes: np.ndarray, positions: np.ndarray,
-                    rng: np.random.Generator) -> np.ndarray:
-        mean = self.profile.get("velocity_mean")
-        if mean is None:
-            return np.full(len(classes), 100, dtype=np.int64)
-        std = self.profile["velocity_std"]
-        P = mean.shape[1]
-        v = mean[classes, positions % P] + 0.5 * std[classes, positions % P] * rng.standard_normal(
-            len(classes))
-        return np.clip(np.round(v), 1, 127).astype(np.int64)
+        per_bar = 4 * self.steps_config.steps_per_quarter
+        quarters, pitches, velocities = perform_steps(
+            tokens, self.kit, self.profile, self.steps_config.steps_per_quarter, rng,
+            config.humanize, skip_steps=primer_bars * per_bar)
+        return _with_primer(primer, self.kit, quarters, pitches, velocities, time_map,
+                            config.bars * 4.0)
 
     # -- events -----------------------------------------------------------------------------
     def _generate_events(self, config: GenerateConfig, primer: DrumHits | None,
@@ -317,15 +295,52 @@ class DrumGenerator:
         for d, t in zip(all_drums, all_ticks):
             keep = (d != rest) & (t < total) & (t > primer_end)
             classes, ticks = d[keep], t[keep]
-            velocities = self._velocities(classes, np.round(ticks / max(tpq // 4, 1)).astype(
-                np.int64), rng)
-            quarters = ticks / tpq
-            pitches = self.kit.output_pitches[classes]
-            if primer is not None:
-                in_primer = self.kit.classes_of(primer.pitches) >= 0
-                quarters = np.concatenate([primer.quarters[in_primer], quarters])
-                pitches = np.concatenate([primer.pitches[in_primer], pitches])
-                velocities = np.concatenate([primer.velocities[in_primer], velocities])
-            patterns.append(DrumHits(quarters, pitches, velocities, time_map,
-                                     end_quarter=config.bars * 4.0))
+            sixteenths = np.round(ticks / max(tpq // 4, 1)).astype(np.int64)
+            velocities = profile_velocities(self.profile, classes, sixteenths, rng)
+            patterns.append(_with_primer(primer, self.kit, ticks / tpq,
+                                         self.kit.output_pitches[classes], velocities, time_map,
+                                         config.bars * 4.0))
         return patterns
+
+
+def profile_velocities(profile: dict, classes: np.ndarray, positions: np.ndarray,
+                       rng: np.random.Generator) -> np.ndarray:
+    """Velocities for hits of ``classes`` at bar ``positions`` (16th steps): the profile's
+    mean plus half its spread of noise, or 100 without a profile."""
+    mean = profile.get("velocity_mean")
+    if mean is None:
+        return np.full(len(classes), 100, dtype=np.int64)
+    P = mean.shape[1]
+    cell = (classes, positions % P)
+    v = mean[cell] + 0.5 * profile["velocity_std"][cell] * rng.standard_normal(len(classes))
+    return np.clip(np.round(v), 1, 127).astype(np.int64)
+
+
+def perform_steps(tokens: np.ndarray, kit: Kit, profile: dict, steps_per_quarter: int,
+                  rng: np.random.Generator, humanize: bool = True, skip_steps: int = 0):
+    """Turn step tokens into played hits: ``(quarters, pitches, velocities)`` arrays.
+
+    Velocities follow the profile; with ``humanize`` each hit also moves by the profile's
+    average offset for its drum and position. Hits before ``skip_steps`` are left out.
+    """
+    per_bar = 4 * steps_per_quarter
+    steps, classes = hits_from_step_tokens(tokens, kit)
+    keep = steps >= skip_steps
+    steps, classes = steps[keep], classes[keep]
+    velocities = profile_velocities(profile, classes, steps % per_bar, rng)
+    offsets = np.zeros(len(steps))
+    if humanize and "offset_mean" in profile:
+        offsets = profile["offset_mean"][classes, steps % per_bar]
+    quarters = np.maximum((steps + offsets) / steps_per_quarter, 0.0)
+    return quarters, kit.output_pitches[classes], velocities
+
+
+def _with_primer(primer: DrumHits | None, kit: Kit, quarters, pitches, velocities,
+                 time_map: TimeMap, end_quarter: float) -> DrumHits:
+    """Generated hits after the primer's own hits (those of the kit), unchanged."""
+    if primer is not None:
+        in_kit = kit.classes_of(primer.pitches) >= 0
+        quarters = np.concatenate([primer.quarters[in_kit], quarters])
+        pitches = np.concatenate([primer.pitches[in_kit], pitches])
+        velocities = np.concatenate([primer.velocities[in_kit], velocities])
+    return DrumHits(quarters, pitches, velocities, time_map, end_quarter=end_quarter)

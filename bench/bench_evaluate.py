@@ -1,0 +1,74 @@
+"""Benchmark evaluation: held-out likelihood (tokens/s) and musical statistics (seconds).
+
+* ``drumrnn.evaluate.evaluate_model`` of the bundled model on the GMD test split (whole
+  tracks, NumPy runtime, 32 rows at a time);
+* the n-gram baseline's scoring of the same split;
+* ``drumrnn.compare`` of the validation split's bars against the test split's (features of
+  both sets plus the MGEval comparison, anchors included).
+
+Run: ``python bench/bench_evaluate.py [--groove PATH]``
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import DEFAULT_GROOVE, machine, write_section
+
+from drumrnn.compare import compare, load_patterns
+from drumrnn.dataset import load_dataset, prepare
+from drumrnn.evaluate import evaluate_model
+from drumrnn.generate import bundled_model_path
+from drumrnn.model_file import load_model_file
+from drumrnn.ngram import NGramModel
+
+
+def timed(fn):
+    started = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - started, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--groove", type=Path, default=DEFAULT_GROOVE)
+    args = parser.parse_args()
+    if not (args.groove / "info.csv").is_file():
+        sys.exit(f"Groove MIDI Dataset not found at {args.groove}")
+    with tempfile.TemporaryDirectory() as tmp:
+        data = prepare(args.groove, Path(tmp) / "gmd").out
+        dataset = load_dataset(data)
+        model = load_model_file(bundled_model_path())
+        seconds, result = timed(lambda: evaluate_model(model, dataset, "test"))
+        ngram = NGramModel.fit_best(dataset)
+        ngram_seconds, ngram_result = timed(lambda: ngram.nll(dataset.split("test").arrays))
+        compare_seconds, _ = timed(lambda: compare(load_patterns(data, "validation"),
+                                                   load_patterns(data, "test"),
+                                                   load_patterns(data, "validation")))
+    cfg = model.config
+    tokens = result["tokens"]
+    section = "\n".join([
+        "## Evaluation throughput (bench/bench_evaluate.py)", "",
+        "Reproduce: `python bench/bench_evaluate.py` (GMD test split, one thread).", "",
+        f"Machine: {machine('numpy')}", "",
+        "| what | time (s) | tokens/s | result |", "|---|---|---|---|",
+        f"| `evaluate` bundled {cfg.layers} x {cfg.hidden} {cfg.cell.upper()} (NumPy) | "
+        f"{seconds:.2f} | {tokens / seconds:,.0f} | perplexity {result['perplexity']:.3f} |",
+        f"| n-gram baseline scoring (order {ngram.order}) | {ngram_seconds:.3f} | "
+        f"{tokens / ngram_seconds:,.0f} | perplexity {ngram_result['perplexity']:.3f} |",
+        f"| `compare` validation bars vs test bars, with anchors | {compare_seconds:.2f} | | |"])
+    print(section)
+    write_section("bench_evaluate", section)
+
+
+if __name__ == "__main__":
+    main()

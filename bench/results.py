@@ -22,8 +22,14 @@ import numpy as np
 from common import DEFAULT_GROOVE, REPO, machine
 
 from drumrnn.atomic import write_text_atomic
-from drumrnn.compare import (compare_features, features, load_patterns, mean_oa,
-                             patterns_from_hits, random_patterns)
+from drumrnn.compare import (
+    compare_features,
+    features,
+    load_patterns,
+    mean_oa,
+    patterns_from_hits,
+    random_patterns,
+)
 from drumrnn.dataset import PrepareConfig, load_dataset, prepare
 from drumrnn.encoding import EncodingConfig
 from drumrnn.evaluate import evaluate_model

@@ -28,14 +28,14 @@ from drumrnn.model_file import load_model_file, save_model_file
 from tests.conftest import rock_beat, write_midi_file
 
 
-def one_drum_model(path, head_weight, head_bias):
-    """A 1-unit tanh RNN over the one-drum kit whose output ignores its state."""
+def one_drum_model(path, head_weight, head_bias, input_weight=((0.0, 0.0), (0.0, 0.0))):
+    """A 2-unit tanh RNN over the one-drum kit: h = tanh(input_weight @ onehot(token))."""
     kit = get_kit("one-drum")
-    header = {"model": ModelConfig("rnn", layers=1, hidden=1, embedding=0).to_dict(),
+    header = {"model": ModelConfig("rnn", layers=1, hidden=2, embedding=0).to_dict(),
               "vocabulary": Vocabulary("steps", size=2).to_dict(), "kit": kit.to_dict(),
               "encoding": EncodingConfig("steps", kit="one-drum").to_dict()}
-    weights = {"rnn.weight_ih_l0": np.zeros((1, 2)), "rnn.weight_hh_l0": np.zeros((1, 1)),
-               "rnn.bias_ih_l0": np.zeros(1), "rnn.bias_hh_l0": np.zeros(1),
+    weights = {"rnn.weight_ih_l0": np.array(input_weight), "rnn.weight_hh_l0": np.zeros((2, 2)),
+               "rnn.bias_ih_l0": np.zeros(2), "rnn.bias_hh_l0": np.zeros(2),
                "head.weight": np.array(head_weight, float), "head.bias": np.array(head_bias, float)}
     return load_model_file(save_model_file(path, header, weights))
 
@@ -50,8 +50,21 @@ def one_drum_data(tmp_path_factory):
         EncodingConfig("steps", kit="one-drum"), split_fractions=(0.0, 0.0, 1.0))).out
 
 
+ZERO_HEAD = [[0.0, 0.0], [0.0, 0.0]]
+
+
+def test_perfect_predictor_has_perplexity_one(tmp_path, one_drum_data):
+    # the one-drum rock beat alternates hit, rest, hit, rest: predict the opposite of the input
+    model = one_drum_model(tmp_path / "p.npz", [[0.0, 30.0], [30.0, 0.0]], [0.0, 0.0],
+                           input_weight=((9.0, 0.0), (0.0, 9.0)))
+    result = evaluate_model(model, load_dataset(one_drum_data), "test")
+    assert result["accuracy"] == 1.0 and result["perplexity"] == pytest.approx(1.0, abs=1e-6)
+    assert result["per_class"]["drum"] == {"precision": 1.0, "recall": 1.0,
+                                           "support": result["per_class"]["drum"]["support"]}
+
+
 def test_uniform_predictor_has_perplexity_of_the_vocabulary(tmp_path, one_drum_data):
-    model = one_drum_model(tmp_path / "u.npz", [[0.0], [0.0]], [0.0, 0.0])
+    model = one_drum_model(tmp_path / "u.npz", ZERO_HEAD, [0.0, 0.0])
     result = evaluate_model(model, load_dataset(one_drum_data), "test")
     assert result["perplexity"] == pytest.approx(2.0)
     assert result["bits"] == pytest.approx(1.0)
@@ -59,7 +72,7 @@ def test_uniform_predictor_has_perplexity_of_the_vocabulary(tmp_path, one_drum_d
 
 def test_always_hit_predictor_matches_counts(tmp_path, one_drum_data):
     # the rock beat has a hit on every 8th note: half the 16th steps are hits
-    model = one_drum_model(tmp_path / "h.npz", [[0.0], [0.0]], [0.0, 20.0])
+    model = one_drum_model(tmp_path / "h.npz", ZERO_HEAD, [0.0, 20.0])
     result = evaluate_model(model, load_dataset(one_drum_data), "test")
     assert result["event_accuracy"] == 1.0 and result["no_event_accuracy"] == 0.0
     assert result["per_class"]["drum"]["recall"] == 1.0
@@ -73,7 +86,7 @@ def test_model_and_data_with_different_kits_are_refused(tmp_path, one_drum_data,
     for i in range(3):
         write_midi_file(src / f"{i}.mid", rock_beat(2 + i))
     other = prepare(src, tmp_path / "nine", PrepareConfig(split_fractions=(0.0, 0.0, 1.0))).out
-    model = one_drum_model(tmp_path / "u.npz", [[0.0], [0.0]], [0.0, 0.0])
+    model = one_drum_model(tmp_path / "u.npz", ZERO_HEAD, [0.0, 0.0])
     with pytest.raises(DrumrnnError, match="plays kit one-drum but the data is prepared with kit 9"):
         evaluate_model(model, load_dataset(other), "test")
     assert main(["evaluate", str(tmp_path / "u.npz"), str(other)]) == 1
@@ -140,3 +153,14 @@ def test_random_patterns_are_uniform_tokens():
     hits = np.mean([len(p.steps) / (4 * 16) for p in pieces])
     assert hits == pytest.approx(4.5, abs=0.2)  # half of 9 classes per step
     assert isinstance(pieces[0], Piece) and PatternSet
+
+
+def test_evaluate_command_prints_a_table_or_json(tmp_path, one_drum_data, capsys):
+    import json
+
+    one_drum_model(tmp_path / "u.npz", ZERO_HEAD, [0.0, 0.0])
+    assert main(["evaluate", str(tmp_path / "u.npz"), str(one_drum_data)]) == 0
+    assert "perplexity 2.000" in capsys.readouterr().out
+    assert main(["evaluate", str(tmp_path / "u.npz"), str(one_drum_data), "--json", "-"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["bits"] == pytest.approx(1.0) and result["split"] == "test"

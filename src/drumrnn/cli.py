@@ -255,10 +255,14 @@ def cmd_evaluate(args) -> int:
         result = evaluate_model(load_model_file(args.model), dataset, args.split)
         text = format_evaluation(result)
     result = {"model": str(args.model), "data": str(args.data), "split": args.split, **result}
+    document = json.dumps(result, indent=1) + "\n"
+    if args.json == "-":
+        sys.stdout.write(document)
+        return 0
     if args.json:
         from drumrnn.atomic import write_text_atomic
 
-        write_text_atomic(args.json, json.dumps(result, indent=1) + "\n")
+        write_text_atomic(args.json, document)
     print(text)
     return 0
 
@@ -403,7 +407,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", type=Path, help="model file (or an n-gram baseline file)")
     p.add_argument("data", type=Path, help="prepared dataset folder")
     p.add_argument("--split", default="test", choices=("train", "validation", "test"))
-    p.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
+    p.add_argument("--json", default=None, metavar="FILE|-",
+                   help="also write the figures as JSON to FILE; '-': JSON to stdout instead")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("compare", help="musical statistics of generated against real drumming")

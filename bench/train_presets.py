@@ -28,10 +28,10 @@ from drumrnn.presets import PRESETS
 
 
 def run_one(name: str, preset: str, overrides: list[str], data: Path, out: Path,
-            minutes: float, eval_every: int) -> tuple[str, Path, float, str]:
+            minutes: float, eval_every: int | None) -> tuple[str, Path, float, str]:
     cmd = [sys.executable, "-m", "drumrnn.cli", "train", str(data), "--preset", preset,
-           "--out", str(out), "--minutes", str(minutes), "--threads", "1",
-           "--eval-every", str(eval_every), "--quiet", *overrides]
+           "--out", str(out), "--minutes", str(minutes), "--threads", "1", "--quiet",
+           *(["--eval-every", str(eval_every)] if eval_every else []), *overrides]
     if (out / "model.npz").is_file():  # finished in an earlier invocation: only tabulate
         return name, out, 0.0, " ".join(cmd[3:])
     started = time.perf_counter()
@@ -47,7 +47,8 @@ def main() -> None:
     parser.add_argument("--groove", type=Path, default=DEFAULT_GROOVE)
     parser.add_argument("--minutes", type=float, default=15)
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--eval-every", type=int, default=100)
+    parser.add_argument("--eval-every", type=int, default=None,
+                        help="validation interval in steps (default: each preset's own)")
     parser.add_argument("--presets", nargs="*", default=None,
                         help="presets to train (default: all, unless --variant is given)")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME:k=v,k=v",

@@ -20,7 +20,7 @@ from drumrnn.kits import Kit, kit_from_dict
 from drumrnn.model_file import ModelFile, load_model_file
 from drumrnn.profile import split_profile
 from drumrnn.runtime import NumpyDrumModel
-from drumrnn.sampling import SamplingConfig, log_softmax, sample
+from drumrnn.sampling import SamplingConfig, gumbel_noise, log_softmax, sample
 from drumrnn.steps import StepsConfig, bar_token, encode_steps, hits_from_step_tokens
 from drumrnn.timing import TimeMap
 
@@ -196,7 +196,7 @@ class DrumGenerator:
         # the temperature (argmax(z / T + g) = argmax(z + T g))
         fast = not (sampling.greedy or sampling.top_k or sampling.top_p < 1)
         if fast:
-            noise = rng.gumbel(size=(tokens.shape[1], len(tokens), rt.n_out)).astype(np.float32)
+            noise = gumbel_noise(rng, (tokens.shape[1], len(tokens), rt.n_out))
             noise *= np.float32(sampling.temperature)
         for s in range(tokens.shape[1] - 1):
             logits = rt.step(state, tokens[:, s], **inputs(tokens, s))

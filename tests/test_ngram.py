@@ -7,9 +7,8 @@ from drumrnn.dataset import PrepareConfig, load_dataset, prepare
 from drumrnn.encoding import EncodingConfig
 from drumrnn.errors import DrumrnnError
 from drumrnn.ngram import NGramModel
-from tests.conftest import write_midi_file
+from tests.conftest import bar_pattern_notes, pattern_datasets, write_midi_file
 
-SPLIT = (0.34, 0.33, 0.33)  # with these six files every split gets at least one
 # Two bars that differ at every 8th (hi-hat vs ride) and in the kicks, so the two tokens
 # before any step tell which bar it is in: a 3-gram knows the next step, a 2-gram does not.
 BAR_A = {36: "x.......x.......", 38: "....x.......x...", 42: "x.x.x.x.x.x.x.x."}
@@ -17,27 +16,15 @@ BAR_B = {36: "x.....x...x.....", 38: "....x.......x...", 51: "x.x.x.x.x.x.x.x."}
 
 
 def pattern_notes(bars: int):
-    notes = []
-    for bar in range(bars):
-        for pitch, line in (BAR_A if bar % 2 == 0 else BAR_B).items():
-            notes += [(bar * 1920 + i * 120, pitch, 100, 10) for i, c in enumerate(line) if c == "x"]
-    return notes
+    return bar_pattern_notes(bars, [BAR_A, BAR_B])
 
 
 @pytest.fixture(scope="module")
 def pattern_data(tmp_path_factory):
     """Steps datasets (without and with BAR tokens) and an events dataset of the pattern."""
-    root = tmp_path_factory.mktemp("ngram")
-    src = root / "midi"
-    src.mkdir()
-    for i, bars in enumerate([8, 10, 12, 14, 16, 18]):
-        write_midi_file(src / f"p{i}.mid", pattern_notes(bars))
-    out = {}
-    for name, encoding in (("steps", EncodingConfig()), ("bars", EncodingConfig(bar_tokens=True)),
-                           ("events", EncodingConfig("events"))):
-        out[name] = prepare(src, root / name, PrepareConfig(encoding, split_fractions=SPLIT)).out
-        assert all(s["files"] for s in load_dataset(out[name]).manifest["splits"].values())
-    return out
+    return pattern_datasets(tmp_path_factory.mktemp("ngram"), [BAR_A, BAR_B], {
+        "steps": EncodingConfig(), "bars": EncodingConfig(bar_tokens=True),
+        "events": EncodingConfig("events")})
 
 
 @pytest.mark.parametrize("order", [1, 2, 4])

@@ -17,36 +17,22 @@ from drumrnn.model_config import ModelConfig
 from drumrnn.model_file import load_model_file, save_model_file
 from drumrnn.train import Trainer, evaluate, load_checkpoint, vocabulary_of
 from drumrnn.train_config import TrainConfig
-from tests.conftest import write_midi_file
+from tests.conftest import bar_pattern_notes, pattern_datasets, write_midi_file
 
 # A 2-bar groove: kick, snare and hats with a variation in the second bar.
-PATTERN = {36: "x.....x...x.....x.....x.........", 38: "....x.......x.......x.......x.x.",
-           42: "x.x.x.x.x.x.x.x.x.x.x.x.x.x.x.xx"}
+BAR_1 = {36: "x.....x...x.....", 38: "....x.......x...", 42: "x.x.x.x.x.x.x.x."}
+BAR_2 = {36: "x.....x.........", 38: "....x.......x.x.", 42: "x.x.x.x.x.x.x.xx"}
 
 
 def pattern_notes(bars: int):
-    notes = []
-    for rep in range(bars // 2):
-        for pitch, line in PATTERN.items():
-            notes += [(rep * 3840 + i * 120, pitch, 100, 10) for i, c in enumerate(line) if c == "x"]
-    return notes
+    return bar_pattern_notes(bars, [BAR_1, BAR_2])
 
 
 @pytest.fixture(scope="module")
 def pattern_data(tmp_path_factory):
     """Steps and events datasets of the same repeating groove, every split non-empty."""
-    root = tmp_path_factory.mktemp("pattern")
-    src = root / "midi"
-    src.mkdir()
-    for i, bars in enumerate([8, 10, 12, 14, 16, 18]):
-        write_midi_file(src / f"p{i}.mid", pattern_notes(bars))
-    out = {}
-    for encoding in ("steps", "events"):
-        config = PrepareConfig(EncodingConfig(encoding), split_fractions=(0.34, 0.33, 0.33))
-        out[encoding] = prepare(src, root / encoding, config).out
-        splits = load_dataset(out[encoding]).manifest["splits"]
-        assert all(s["files"] for s in splits.values()), splits
-    return out
+    return pattern_datasets(tmp_path_factory.mktemp("pattern"), [BAR_1, BAR_2],
+                            {"steps": EncodingConfig(), "events": EncodingConfig("events")})
 
 
 TINY = ModelConfig("lstm", layers=1, hidden=48, embedding=16, position_embedding=8)

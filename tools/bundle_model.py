@@ -84,9 +84,10 @@ Training is seeded; on another CPU, thread count or PyTorch version the figures 
 slightly because floating-point sums differ.
 
 ## Limits
-- It falls silent too often. Sampled at temperature 1.0 without a primer, 16% of generated
-  bars are empty (34 of 64 eight-bar patterns have at least one empty bar; 25% at
-  temperature 0.8, 2.5% at 1.2), against 8 empty bars in the 17,968 training bars. Most
+- It falls silent too often. Sampled at temperature 1.0 without a primer, 13-16% of
+  generated bars are empty (two samples of 64 eight-bar patterns; 25% at temperature 0.8,
+  2.5% at 1.2), against 8 empty bars in the 17,968 training bars. The `deep-lstm` preset,
+  trained on random windows, leaves 0.2% of its bars empty (RESULTS.md). Most
   GMD training files (519 of 897) are short fills that end right after the fill, so "a
   fill, then silence" is what the model learned; a primer, or a temperature of 1.1-1.2, helps. An end-of-track
   token is the planned fix.

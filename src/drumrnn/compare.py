@@ -23,7 +23,7 @@ from drumrnn.errors import DrumrnnError, MidiReadError
 from drumrnn.hits import DrumHits
 from drumrnn.kits import Kit, get_kit
 from drumrnn.midi_read import read_drum_hits
-from drumrnn.steps import StepsConfig, encode_steps
+from drumrnn.steps import StepsConfig, bar_start_steps, encode_steps
 
 STEPS_PER_BAR = 16
 #: Longuet-Higgins & Lee (1984) metrical weights of the 16 steps of a 4/4 bar.
@@ -111,9 +111,14 @@ def patterns_from_hits(name: str, hits: list[DrumHits], kit: Kit | None = None) 
     for piece_hits in hits:
         seq = encode_steps(piece_hits, kit, StepsConfig(4))
         if len(seq.hit_steps):
+            # the encoding ends with the last hit's bar; the piece's empty bars after it count
+            n_steps = max(seq.n_steps, int(round(piece_hits.end_quarter * 4)))
+            starts = bar_start_steps(piece_hits.time_map, n_steps / 4, 4)
+            steps = np.arange(n_steps)
+            positions = steps - starts[np.searchsorted(starts, steps, side="right") - 1]
             quarters = (seq.hit_steps + seq.hit_offsets.astype(np.float64)) / 4
             pieces.append(_piece(seq.hit_steps, seq.hit_classes, seq.hit_velocities, quarters,
-                                 seq.positions))
+                                 positions))
     return PatternSet(name, pieces)
 
 

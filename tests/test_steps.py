@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from drumrnn.hits import DrumHits
@@ -123,7 +123,10 @@ def test_human_performance_round_trip_error_is_bounded(tmp_path_factory, onsets,
     decoded = decode_steps(seq, NINE, TimeMap(), config)
     for q, step in zip(decoded.quarters, seq.hit_steps):
         assert abs(q - step / spq) <= 0.5 / spq + 1e-6
-    # with the stored offsets, MIDI round trip restores each onset to a tick
+    # with the stored offsets, MIDI round trip restores each onset to a tick; an onset
+    # within a tick of a halfway point may land on the other step (MIDI's resolution)
+    _, offsets = quantize(quarters, spq)
+    assume(np.all(np.abs(np.abs(offsets) - 0.5) > spq / 480 + 1e-9))
     path = write_midi(decoded, tmp_path_factory.mktemp("hp") / "h.mid")
     again = encode_steps(read_drum_hits(path), NINE, config)
     assert again.tokens.tolist() == seq.tokens.tolist()

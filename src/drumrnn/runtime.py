@@ -83,23 +83,29 @@ class NumpyDrumModel:
                 rows = flags @ part
             self.tables[name] = np.ascontiguousarray((rows[:, order] * scale).astype(np.float32))
 
-        # recurrent layers: fused [x, h, 1] -> gates; layer 0 has no x (tables instead)
+        # recurrent layers: fused [x, h, 1] -> gates; layer 0 has no x (tables instead).
+        # GRU: n = tanh(W_in x + b_in + r * (W_hn h + b_hn)) needs the x and h parts apart,
+        # so its fused matrix takes [h, 1] only and x gets its own product (``gru_x``).
         self.fused: list[np.ndarray] = []
-        self.gru_hn: list[np.ndarray] = []
+        self.gru_x: list[np.ndarray | None] = []
+        self.gru_x_bias: list[np.ndarray | None] = []
         for layer in range(cfg.layers):
             w_hh = w[f"rnn.weight_hh_l{layer}"].T
+            w_ih = w[f"rnn.weight_ih_l{layer}"].T
             b_ih, b_hh = w[f"rnn.bias_ih_l{layer}"], w[f"rnn.bias_hh_l{layer}"]
             if cell == "gru":
-                # n = tanh(W_in x + b_in + r * (W_hn h + b_hn)): h's n-part stays separate
-                recurrent = w_hh.copy()
-                recurrent[:, 2 * H:] = 0
-                bias = np.concatenate([b_ih[:2 * H] + b_hh[:2 * H], b_ih[2 * H:]])
-                hn = np.vstack([w_hh[:, 2 * H:], b_hh[2 * H:]]).astype(np.float32)
-                self.gru_hn.append(np.ascontiguousarray(hn))
+                bias = np.concatenate([b_ih[:2 * H] + b_hh[:2 * H], b_hh[2 * H:]])
+                parts = [w_hh, bias[None, :]]
+                x_bias = np.concatenate([np.zeros(2 * H), b_ih[2 * H:]]).astype(np.float32)
+                if layer == 0:  # every step adds a token-table row: b_in rides along
+                    self.tables["token"][:, 2 * H:] += x_bias[2 * H:]
+                    self.gru_x.append(None)
+                    self.gru_x_bias.append(None)
+                else:
+                    self.gru_x.append(np.ascontiguousarray((w_ih * scale).astype(np.float32)))
+                    self.gru_x_bias.append(x_bias)
             else:
-                recurrent, bias = w_hh, b_ih + b_hh
-            parts = ([] if layer == 0 else [w[f"rnn.weight_ih_l{layer}"].T]) + [recurrent,
-                                                                                 bias[None, :]]
+                parts = ([] if layer == 0 else [w_ih]) + [w_hh, (b_ih + b_hh)[None, :]]
             fused = np.vstack(parts)[:, order] * scale
             self.fused.append(np.ascontiguousarray(fused.astype(np.float32)))
 
@@ -134,6 +140,7 @@ class NumpyDrumModel:
         G = _GATES[cfg.cell] * H
         state = {"gates": np.empty((batch, G), np.float32),
                  "tmp": np.empty((batch, H), np.float32),
+                 "gh": np.empty((batch, G), np.float32),
                  # per layer: [x, h, 1] rows (layer 0: [h, 1])
                  "xh": [np.zeros((batch, (0 if layer == 0 else H) + H + 1), np.float32)
                         for layer in range(cfg.layers)],
@@ -174,7 +181,8 @@ class NumpyDrumModel:
             if isinstance(value, list):
                 out[key] = [v[rows] for v in value]
             elif isinstance(value, np.ndarray):
-                out[key] = value[rows] if key not in ("gates", "tmp") else value[: len(rows)].copy()
+                out[key] = (np.empty((len(rows),) + value.shape[1:], value.dtype)
+                            if key in ("gates", "tmp", "gh") else value[rows])
             else:
                 out[key] = value
         return out
@@ -205,8 +213,12 @@ class NumpyDrumModel:
         """
         cfg, H, t = self.config, self.config.hidden, self.tables
         gates = state["gates"]
-        np.dot(state["xh"][0], self.fused[0], out=gates)
-        gates += t["token"][tokens]
+        gru = cfg.cell == "gru"
+        if gru:  # layer 0's x part is all table rows; the h part comes in _cell
+            np.take(t["token"], tokens, axis=0, out=gates)
+        else:
+            np.dot(state["xh"][0], self.fused[0], out=gates)
+            gates += t["token"][tokens]
         if self.events:
             gates += t["delta"][deltas]
         if extra is not None:
@@ -219,7 +231,10 @@ class NumpyDrumModel:
                 codes = codes[:, 0] + 2 * codes[:, 1]
             gates += t["lookback"][codes]
         for layer in range(cfg.layers):
-            if layer:
+            if layer and gru:
+                np.dot(state["xh"][layer][:, :H], self.gru_x[layer], out=gates)
+                gates += self.gru_x_bias[layer]
+            elif layer:
                 np.dot(state["xh"][layer], self.fused[layer], out=gates)
             h_out = self._cell(state, layer, gates)
             if layer + 1 < cfg.layers:
@@ -246,12 +261,17 @@ class NumpyDrumModel:
             np.tanh(gates, out=h)
             return h
         if cell == "gru":
-            hn = np.dot(xh[:, -H - 1:], self.gru_hn[layer])  # W_hn h + b_hn
-            np.tanh(gates[:, :2 * H], out=gates[:, :2 * H])
-            gates[:, :2 * H] *= 0.5
-            gates[:, :2 * H] += 0.5
+            gh = state["gh"]
+            np.dot(xh[:, -H - 1:], self.fused[layer], out=gh)  # W_h h + biases
+            rz = gates[:, :2 * H]
+            rz += gh[:, :2 * H]
+            np.tanh(rz, out=rz)
+            rz *= 0.5
+            rz += 0.5
             r, z, n = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
-            n += r * hn
+            hn = gh[:, 2 * H:]
+            hn *= r
+            n += hn
             np.tanh(n, out=n)
             # h' = n + z * (h - n)
             h -= n

@@ -1,7 +1,9 @@
 """A NumPy-only runtime for drumrnn model files: no deep-learning framework needed.
 
-Each recurrent layer computes all its gates with one matrix product over ``[x, h, 1]`` (the
-bias is the last row), as the RNN Drummer's iOS app did. For LSTM and GRU the columns of the
+Each LSTM or RNN layer computes all its gates with one matrix product over ``[x, h, 1]``
+(the bias is the last row), as the RNN Drummer's iOS app did; a GRU layer needs its x and h
+parts apart (its candidate gate is ``tanh(W_in x + r * (W_hn h))``), so it takes one product
+over ``[h, 1]`` and one over ``x``. For LSTM and GRU the columns of the
 sigmoid gates are pre-scaled by 1/2 so that one ``tanh`` over all gates serves both
 nonlinearities (``sigmoid(x) = (tanh(x / 2) + 1) / 2``), and LSTM gates are reordered to
 (i, f, o, g) so the sigmoid gates form one block. The first layer's input product is

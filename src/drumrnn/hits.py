@@ -52,8 +52,3 @@ class DrumHits:
     def seconds(self) -> np.ndarray:
         """Onset times in seconds (float64, shape (n,)), from the tempo map."""
         return self.time_map.seconds(self.quarters)
-
-    def select(self, mask: np.ndarray) -> DrumHits:
-        """The hits where ``mask`` is true, same timing."""
-        return DrumHits(self.quarters[mask], self.pitches[mask], self.velocities[mask],
-                        self.time_map, self.end_quarter)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from drumrnn.batches import delta_ids
 from drumrnn.errors import DrumrnnError
 from drumrnn.events import EventsConfig, encode_events
 from drumrnn.hits import DrumHits
@@ -140,26 +141,18 @@ class DrumGenerator:
         is_bar, position = self._layout(config.bars)
         n_slots = len(is_bar)
         bar = bar_token(self.kit)
+        tokens = np.zeros((config.num, n_slots), dtype=np.int64)
         if primer is not None:
             fixed, primer_bars = self._primer_tokens(primer, config.bars)
-        else:
-            primer_bars = 0
-            first = self.profile.get("first_tokens")
-            weights = (first / first.sum() if first is not None and first.sum() > 0 else
-                       np.eye(bar)[0])
-            start = rng.choice(len(weights), size=config.num, p=weights)
-            fixed = None
-        tokens = np.zeros((config.num, n_slots), dtype=np.int64)
-        n_fixed = 0
-        if fixed is not None:
             n_fixed = len(fixed)
             tokens[:, :n_fixed] = fixed
-        else:
-            n_fixed = 1
-            tokens[:, 0] = bar if is_bar[0] else start
-            if is_bar[0]:
-                tokens[:, 1] = start
-                n_fixed = 2
+        else:  # the first step as training pieces begin (a silent one without a profile)
+            primer_bars = 0
+            n_fixed = 2 if is_bar[0] else 1
+            tokens[:, 0] = bar
+            first = self.profile.get("first_tokens")
+            tokens[:, n_fixed - 1] = (rng.choice(len(first), size=config.num, p=first / first.sum())
+                                      if first is not None and first.sum() > 0 else 0)
         if config.sampling.beam_size:
             tokens = self._beam(tokens, n_fixed, is_bar, position, config, rng)
         else:
@@ -259,9 +252,6 @@ class DrumGenerator:
         total = config.bars * 4 * tpq
         rest = self.kit.n_classes
 
-        def delta_id(ticks):
-            return np.abs(deltas[None, :] - np.asarray(ticks)[:, None]).argmin(axis=1)
-
         if primer is not None:
             seq = encode_events(primer, self.kit, self.events_config)
             if not (seq.drums != rest).any():
@@ -270,7 +260,7 @@ class DrumGenerator:
             if primer_end >= total:
                 raise DrumrnnError("the primer is longer than --bars")
             drums = [np.full(config.num, d) for d in seq.drums]
-            ids = [np.full(config.num, i) for i in delta_id(seq.deltas)]
+            ids = [np.full(config.num, i) for i in delta_ids(seq.deltas, vocab)]
         else:
             primer_end = -1
             first = self.profile.get("first_drums")
@@ -279,7 +269,7 @@ class DrumGenerator:
             starts = self.profile.get("first_deltas")
             ticks = rng.choice(starts, size=config.num) if starts is not None and len(starts) \
                 else np.zeros(config.num)
-            ids = [delta_id(ticks)]
+            ids = [delta_ids(np.asarray(ticks), vocab)]
         state = rt.start(config.num, config.random_state, rng)
         for s in range(len(drums) - 1):  # run the primer through the network
             rt.step(state, drums[s], index=s, deltas=ids[s])

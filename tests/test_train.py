@@ -15,7 +15,7 @@ from drumrnn.encoding import EncodingConfig
 from drumrnn.errors import DrumrnnError
 from drumrnn.model_config import ModelConfig
 from drumrnn.model_file import load_model_file, save_model_file
-from drumrnn.train import Trainer, evaluate, load_checkpoint, vocabulary_of
+from drumrnn.train import Trainer, evaluate, load_checkpoint, torch_model, vocabulary_of
 from drumrnn.train_config import TrainConfig
 from tests.conftest import bar_pattern_notes, pattern_datasets, write_midi_file
 
@@ -198,3 +198,21 @@ def test_info_describes_a_model(capsys, pattern_data, tmp_path):
     out = capsys.readouterr().out
     assert "1 x 16 GRU" in out and "encoding: events" in out and "10 drums x" in out
     assert "test_perplexity" in out
+
+
+def test_validation_reads_whole_tracks_as_drumrnn_evaluate_does(pattern_data, tmp_path):
+    """Training's torch validation and the NumPy ``evaluate_model`` agree, with windows much
+    shorter than the tracks: no long track is cut into pieces that restart from zero."""
+    from drumrnn.evaluate import evaluate_model
+
+    cfg = TrainConfig(batch=4, window=32, lr=1e-2, eval_every=20, max_steps=20, patience=0,
+                      threads=1)
+    result = Trainer(pattern_data["steps"], tmp_path / "run", TINY, cfg).run()
+    model_file = load_model_file(result.model_path)
+    model = torch_model(model_file)
+    dataset = load_dataset(pattern_data["steps"])
+    tracks = track_arrays(dataset.split("validation"), vocabulary_of(dataset))
+    assert tracks.lengths.max() > 3 * 8  # several windows of 8 per track
+    torch_loss = evaluate(model, tracks, batch_size=3, window=8)["loss"]
+    numpy_loss = evaluate_model(model_file, dataset, "validation")["loss"]
+    assert torch_loss == pytest.approx(numpy_loss, abs=1e-5)

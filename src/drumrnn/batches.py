@@ -100,7 +100,7 @@ class EpochPlan:
 
 
 def epoch_plan(tracks: TrackArrays, batch: int, window: int, mode: str, seed: int,
-               epoch: int) -> EpochPlan:
+               epoch: int, whole_tracks: bool = False) -> EpochPlan:
     """The windows of one epoch, a pure function of ``seed`` and ``epoch``.
 
     Stateful: tracks longer than a window are cut into pieces of consecutive windows that
@@ -142,7 +142,8 @@ def epoch_plan(tracks: TrackArrays, batch: int, window: int, mode: str, seed: in
     # jam would otherwise keep one stream busy while the others idle), then longest first to
     # the least loaded stream, then each stream's pieces shuffled
     n_windows = -(-targets // window)
-    cap = max(1, int(n_windows[long].sum()) // batch // 2)
+    cap = int(n_windows.max(initial=1)) if whole_tracks else \
+        max(1, int(n_windows[long].sum()) // batch // 2)
     pieces = [(t, k, min(cap, int(n_windows[t]) - k)) for t in long.tolist()
               for k in range(0, int(n_windows[t]), cap)]
     streams: list[list[tuple[int, int, int]]] = [[] for _ in range(batch)]

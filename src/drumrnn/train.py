@@ -66,12 +66,13 @@ def to_batch(arrays: dict[str, np.ndarray], device) -> Batch:
 @torch.no_grad()
 def evaluate(model: DrumLM, tracks: TrackArrays, batch_size: int = 64, window: int = 256,
              device=None) -> dict[str, float]:
-    """Metrics of ``model`` over every target of ``tracks`` (stateful, in track order)."""
+    """Metrics of ``model`` over every target of ``tracks``, each track read whole from a zero
+    state (as ``drumrnn evaluate`` reads it)."""
     was_training = model.training
     model.eval()
     vocab = model.vocab
     sums = MetricSums(vocab.encoding, bar_token=vocab.bar_token if vocab.bar_token >= 0 else None)
-    plan = epoch_plan(tracks, batch_size, window, "stateful", seed=0, epoch=0)
+    plan = epoch_plan(tracks, batch_size, window, "stateful", seed=0, epoch=0, whole_tracks=True)
     carried = model.initial_state(batch_size, device)
     for rows, length, independent in zip(plan.rows, plan.lengths, plan.independent):
         batch = to_batch(gather(tracks, rows, int(length)), device)

@@ -27,6 +27,7 @@ from drumrnn.timing import TimeMap
 
 MAX_BARS = 10_000
 BUNDLED_MODEL = "default.npz"
+NOISE_BLOCK = 256  # steps of sampling noise drawn at once
 
 
 def bundled_model_path() -> Path:
@@ -185,13 +186,15 @@ class DrumGenerator:
         state = rt.start(len(tokens), config.random_state, rng)
         bar = bar_token(self.kit)
         inputs = self._inputs(position)
-        # plain temperature sampling: Gumbel-max with all the noise drawn at once, scaled by
-        # the temperature (argmax(z / T + g) = argmax(z + T g))
+        # plain temperature sampling: Gumbel-max with the noise drawn in blocks of steps (one
+        # call instead of one per step; a block, not the whole piece, bounds the memory),
+        # scaled by the temperature (argmax(z / T + g) = argmax(z + T g))
         fast = not (sampling.greedy or sampling.top_k or sampling.top_p < 1)
-        if fast:
-            noise = gumbel_noise(rng, (tokens.shape[1], len(tokens), rt.n_out))
-            noise *= np.float32(sampling.temperature)
+        block = min(NOISE_BLOCK, tokens.shape[1])
         for s in range(tokens.shape[1] - 1):
+            if fast and (s == 0 or (s + 1) % block == 0):
+                noise = gumbel_noise(rng, (block, len(tokens), rt.n_out))
+                noise *= np.float32(sampling.temperature)
             logits = rt.step(state, tokens[:, s], **inputs(tokens, s))
             if s + 1 < n_fixed:
                 continue
@@ -201,7 +204,7 @@ class DrumGenerator:
             if self.steps_config.bar_tokens:
                 logits[:, bar] = -np.inf
             if fast:
-                logits += noise[s + 1]
+                logits += noise[(s + 1) % block]
                 tokens[:, s + 1] = logits.argmax(axis=1)
             else:
                 tokens[:, s + 1] = sample(logits, sampling, rng)

@@ -96,7 +96,7 @@ def test_primer_comes_first_unchanged(model_path):
 def test_random_initial_state_is_uniform_noise_of_the_given_scale(model_path):
     runtime = DrumGenerator.load(model_path).runtime
     state = runtime.start(4, random_state=0.1, rng=np.random.default_rng(0))
-    h = state["xh"][0][:, :-1]
+    h = state["xh"][0][:-1]
     assert 0.05 < np.abs(h).max() <= 0.1 and np.abs(state["c"][1]).max() <= 0.1
     assert len(np.unique(h)) == h.size  # every unit of every sequence its own draw
     features = dict(index=0, next_position=1, lookback=np.zeros((4, 2)))

@@ -248,12 +248,16 @@ class NumpyDrumModel:
             rows += t["delta"][deltas]
         if extra is None and (cfg.position_embedding or cfg.counter_bits):
             extra = self.schedule(index, next_position)
-        if extra is not None:
-            rows += extra
         gates = state["gates"]
         gru = cfg.cell == "gru"
+        if extra is not None and (extra.ndim == 2 or not gru):
+            rows += extra
+            extra = None
         if gru:  # the h part comes in _cell
-            np.copyto(gates, rows.T)
+            if extra is None:
+                np.copyto(gates, rows.T)
+            else:  # one step's row for the whole batch, added while transposing
+                np.add(rows.T, extra[:, None], out=gates)
         else:
             np.dot(self.fused[0], state["xh"][0], out=gates)
             gates += rows.T

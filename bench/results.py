@@ -125,7 +125,9 @@ def main() -> None:
         "```",
         "python bench/train_presets.py --minutes 15 --out runs/presets "
         "--presets default drummer drums-rnn lstmetallica min-char-rnn deep-lstm "
-        "--variant default-gru-1x384:layers=1,hidden=384",
+        "--variant gru-1x256:hidden=256 "
+        "--variant gru-1x384-stateful:hidden=384,mode=stateful,dropout=0.3 "
+        "--variant gru-2x256-stateful:layers=2,hidden=256,mode=stateful,dropout=0.3",
         "python bench/results.py --runs runs/presets",
         "```", "",
         f"Machine: {machine('torch', 'numpy')}", ""])

@@ -39,14 +39,17 @@ def random_model(cfg: ModelConfig, vocab: Vocabulary, path, dtype=np.float32):
     return model.eval(), loaded
 
 
-def compare(cfg, vocab, tmp_path, dtype=np.float32, B=3, T=40):
+def compare(cfg, vocab, tmp_path, dtype=np.float32, B=3, T=40, shared_schedule=False):
+    """``shared_schedule``: every row at the same index and position, passed to the runtime
+    as one :meth:`schedule` row for the batch (as generation does)."""
     model, loaded = random_model(cfg, vocab, tmp_path / "m.npz", dtype)
     rng = np.random.default_rng(0)
     n_in = vocab.n_drums if vocab.encoding == "events" else vocab.size
     tokens = rng.integers(0, n_in, (B, T))
     deltas = rng.integers(0, max(len(vocab.deltas), 1), (B, T))
     index = np.tile(np.arange(T), (B, 1)) + 5
-    position = rng.integers(0, 16, (B, T))
+    position = rng.integers(0, 16, (1 if shared_schedule else B, T)).repeat(
+        B if shared_schedule else 1, axis=0)
     lookback = rng.integers(0, 2, (B, T, 2))
     batch = Batch(torch.from_numpy(tokens), torch.from_numpy(tokens), torch.ones(B, T),
                   torch.ones(B, dtype=torch.bool), torch.from_numpy(index),
@@ -58,9 +61,14 @@ def compare(cfg, vocab, tmp_path, dtype=np.float32, B=3, T=40):
         [logits.numpy(), delta_logits.numpy()], axis=-1)
     runtime = NumpyDrumModel(loaded)
     state = runtime.start(B)
-    got = np.stack([runtime.step(state, tokens[:, t], index=index[:, t],
-                                 next_position=position[:, t], lookback=lookback[:, t],
-                                 deltas=deltas[:, t]) for t in range(T)], axis=1)
+    if shared_schedule:
+        rows = runtime.schedule(index[0], position[0])
+        got = np.stack([runtime.step(state, tokens[:, t], extra=rows[t], lookback=lookback[:, t],
+                                     deltas=deltas[:, t]) for t in range(T)], axis=1)
+    else:
+        got = np.stack([runtime.step(state, tokens[:, t], index=index[:, t],
+                                     next_position=position[:, t], lookback=lookback[:, t],
+                                     deltas=deltas[:, t]) for t in range(T)], axis=1)
     np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
 
 
@@ -69,6 +77,14 @@ def compare(cfg, vocab, tmp_path, dtype=np.float32, B=3, T=40):
 @pytest.mark.parametrize("embedding", [0, 12])
 def test_logits_equal_pytorch_for_every_cell_and_encoding(tmp_path, cell, vocab, embedding):
     compare(ModelConfig(cell, layers=2, hidden=24, embedding=embedding), vocab, tmp_path)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+@pytest.mark.parametrize("B", [1, 4])
+def test_logits_with_one_schedule_row_for_the_batch(tmp_path, cell, B):
+    cfg = ModelConfig(cell, layers=2, hidden=16, embedding=8, counter_bits=6,
+                      position_embedding=4, lookback=True)
+    compare(cfg, STEPS, tmp_path, B=B, shared_schedule=True)
 
 
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])

@@ -192,7 +192,7 @@ class DrumGenerator:
         # scaled by the temperature (argmax(z / T + g) = argmax(z + T g))
         fast = not (sampling.greedy or sampling.top_k or sampling.top_p < 1)
         block = min(NOISE_BLOCK, tokens.shape[1])
-        noise = np.empty((block, rt.n_out, len(tokens)), np.float32)  # logits.T's layout
+        noise = np.empty((block, rt.n_out, len(tokens)) if fast else 0, np.float32)  # logits.T
         for s in range(tokens.shape[1] - 1):
             if fast and (s == 0 or (s + 1) % block == 0):
                 gumbel_noise(rng, out=noise)

@@ -12,6 +12,7 @@ from drumrnn.kits import get_kit
 from drumrnn.midi_read import read_drum_hits
 from drumrnn.model_config import ModelConfig, Vocabulary
 from drumrnn.model_file import save_model_file
+from drumrnn.outputs import write_patterns
 from drumrnn.primer import parse_pattern
 from drumrnn.sampling import SamplingConfig
 from drumrnn.steps import encode_steps
@@ -191,3 +192,18 @@ def test_events_model_generates(tmp_path, rock_folder):
         assert len(hits) and hits.quarters.max() < 8
     with pytest.raises(DrumrnnError, match="beam search works with steps models"):
         generator.generate(GenerateConfig(bars=2, sampling=SamplingConfig(beam_size=2)))
+
+
+def test_a_failing_write_leaves_no_file_not_even_a_temporary_one(model_path, tmp_path,
+                                                                 monkeypatch):
+    import drumrnn.outputs
+
+    def broken(*args, **kwargs):
+        raise DrumrnnError("no pictures today")
+
+    monkeypatch.setattr(drumrnn.outputs, "draw_grid", broken)
+    generator = DrumGenerator.load(model_path)
+    patterns = generator.generate(GenerateConfig(bars=1, num=2, seed=0))
+    with pytest.raises(DrumrnnError, match="no pictures today"):
+        write_patterns(patterns, tmp_path / "out", generator.kit, bars=1, png=True)
+    assert list((tmp_path / "out").iterdir()) == []

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from drumrnn.model_file import describe, load_model_file, save_model_file
+from drumrnn.model_file import content_header, describe, load_model_file, save_model_file
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET = REPO / "src/drumrnn/models/default.npz"
@@ -30,10 +30,9 @@ def main() -> None:
                         help="the exact commands that trained the model (for the card)")
     args = parser.parse_args()
     model = load_model_file(args.model)
-    header = {k: v for k, v in model.header.items()
-              if k not in ("format", "format_version", "created_by", "weights_dtype")}
     # the dataset path of the training machine means nothing to users
-    header["dataset"] = {**header.get("dataset", {}), "path": "Groove MIDI Dataset v1.0.0"}
+    dataset = {**model.header.get("dataset", {}), "path": "Groove MIDI Dataset v1.0.0"}
+    header = {**content_header(model.header), "dataset": dataset}
     save_model_file(TARGET, header, model.weights, dtype=np.float16)
     bundled = load_model_file(TARGET)
     m, cfg = bundled.header["metrics"], bundled.config

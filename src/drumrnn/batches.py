@@ -13,11 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from drumrnn.dataset import Split
+from drumrnn.dataset import Dataset, Split
 from drumrnn.errors import DrumrnnError
 from drumrnn.model_config import Vocabulary
-
-MODES = ("stateful", "random")
+from drumrnn.train_config import MODES
 
 
 @dataclass
@@ -44,6 +43,19 @@ class TrackArrays:
     def n_targets(self) -> int:
         """Tokens that are predicted: all but the first of each track."""
         return int(np.maximum(self.lengths - 1, 0).sum())
+
+
+def vocabulary_of(dataset: Dataset) -> Vocabulary:
+    """The model vocabulary of a prepared dataset."""
+    enc = dataset.encoding
+    vocab = dataset.manifest["vocabulary"]
+    if enc.encoding == "steps":
+        return Vocabulary("steps", size=int(vocab["size"]),
+                          steps_per_bar=4 * enc.steps_per_quarter,
+                          bar_token=int(vocab["size"]) - 1 if enc.bar_tokens else -1)
+    if not vocab["deltas"]:
+        raise DrumrnnError("the training split has no events to build a delta vocabulary from")
+    return Vocabulary("events", n_drums=int(vocab["drums"]), deltas=tuple(vocab["deltas"]))
 
 
 def delta_ids(deltas: np.ndarray, vocab: Vocabulary) -> np.ndarray:

@@ -126,10 +126,9 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
     import dataclasses
 
     from drumrnn.model_config import CELLS, ModelConfig
-    from drumrnn.train_config import OPTIMIZERS, TrainConfig
+    from drumrnn.train_config import CLIP_MODES, MODES, OPTIMIZERS, TrainConfig
 
-    choices = {"cell": CELLS, "optimizer": OPTIMIZERS, "mode": ("stateful", "random"),
-               "clip_mode": ("norm", "value")}
+    choices = {"cell": CELLS, "optimizer": OPTIMIZERS, "mode": MODES, "clip_mode": CLIP_MODES}
     for cls, title in ((ModelConfig, "model (overrides the preset)"),
                        (TrainConfig, "training (overrides the preset)")):
         group = parser.add_argument_group(title)
@@ -245,6 +244,10 @@ def cmd_evaluate(args) -> int:
     from drumrnn.model_file import load_model_file
 
     dataset = load_dataset(args.data)
+    if args.json and args.json != "-":
+        from drumrnn.outputs import check_output_dir
+
+        check_output_dir(Path(args.json).parent)
     if args.model.suffix == ".npz" and _is_ngram(args.model):
         from drumrnn.ngram import NGramModel
 
@@ -270,9 +273,11 @@ def cmd_evaluate(args) -> int:
 def _is_ngram(path: Path) -> bool:
     import numpy as np
 
+    from drumrnn.model_file import HEADER
+
     try:
         with np.load(path, allow_pickle=False) as archive:
-            return "config" in archive.files and "__header__" not in archive.files
+            return "config" in archive.files and HEADER not in archive.files
     except (OSError, ValueError):
         return False
 

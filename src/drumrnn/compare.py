@@ -338,13 +338,13 @@ def compare(generated: PatternSet, reference: PatternSet, real_anchor: PatternSe
     """Compare ``generated`` with ``reference``; anchors: ``real_anchor`` (other real
     drumming, the ceiling; default: half of the reference against the other half) and
     uniformly random tokens (the floor)."""
-    ref_features = features(reference)
     if real_anchor is None:
         half = len(reference.pieces) // 2
         if half < 1:
             raise DrumrnnError("the reference needs at least 2 pieces")
         real_anchor = PatternSet(f"half of {reference.name}", reference.pieces[:half])
-        ref_features = features(PatternSet(reference.name, reference.pieces[half:]))
+        reference = PatternSet(reference.name, reference.pieces[half:])
+    ref_features = features(reference)
     n_bars = sum(len(p.bar_starts) for p in generated.pieces) or 64
     random = random_patterns(max(8, n_bars // 8), seed=seed)
     anchors = {"real vs real": compare_features(features(real_anchor), ref_features, seed),

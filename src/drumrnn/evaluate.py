@@ -137,7 +137,7 @@ def _run_all(runtime: NumpyDrumModel, tracks: TrackArrays, batch: int, n_classes
             pred = lp.argmax(1)
             right = pred == target
             silent = target == 0
-            event = ~silent if vocab.bar_token < 0 else ~silent & (target != vocab.bar_token)
+            event = ~silent & (target != vocab.bar_token)
             v["event"] += int((event & live).sum())
             v["event_right"] += int((event & right & live).sum())
             v["silent"] += int((silent & live).sum())

@@ -22,7 +22,13 @@ from drumrnn.model_file import ModelFile, load_model_file
 from drumrnn.profile import split_profile
 from drumrnn.runtime import NumpyDrumModel
 from drumrnn.sampling import SamplingConfig, gumbel_noise, log_softmax, sample
-from drumrnn.steps import StepsConfig, bar_token, encode_steps, hits_from_step_tokens
+from drumrnn.steps import (
+    StepsConfig,
+    bar_token,
+    encode_steps,
+    hits_from_step_tokens,
+    step_layout,
+)
 from drumrnn.timing import TimeMap
 
 MAX_BARS = 10_000
@@ -117,17 +123,6 @@ class DrumGenerator:
         return self._generate_steps(config, primer, rng, time_map)
 
     # -- steps ------------------------------------------------------------------------------
-    def _layout(self, bars: int) -> tuple[np.ndarray, np.ndarray]:
-        """(is_bar, position) of every token slot of a ``bars``-bar 4/4 token stream."""
-        per_bar = 4 * self.steps_config.steps_per_quarter
-        position = np.tile(np.arange(per_bar), bars)
-        is_bar = np.zeros(len(position), bool)
-        if self.steps_config.bar_tokens:
-            starts = np.arange(bars) * per_bar
-            position = np.insert(position, starts, 0)
-            is_bar = np.insert(is_bar, starts, True)
-        return is_bar, position
-
     def _primer_tokens(self, primer: DrumHits, bars: int) -> tuple[np.ndarray, int]:
         sequence = encode_steps(primer, self.kit, self.steps_config)
         if len(sequence.hit_steps) == 0:
@@ -140,7 +135,8 @@ class DrumGenerator:
 
     def _generate_steps(self, config: GenerateConfig, primer: DrumHits | None,
                         rng: np.random.Generator, time_map: TimeMap) -> list[DrumHits]:
-        is_bar, position = self._layout(config.bars)
+        is_bar, position = step_layout(config.bars, 4 * self.steps_config.steps_per_quarter,
+                                       self.steps_config.bar_tokens)
         n_slots = len(is_bar)
         bar = bar_token(self.kit)
         tokens = np.zeros((config.num, n_slots), dtype=np.int64)

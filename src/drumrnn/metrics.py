@@ -27,8 +27,8 @@ class MetricSums:
     the drum, of the delta, and of both together (``accuracy``).
     """
 
-    def __init__(self, encoding: str, silent_token: int = 0, bar_token: int | None = None):
-        self.encoding, self.silent, self.bar = encoding, silent_token, bar_token
+    def __init__(self, encoding: str, bar_token: int = -1):
+        self.encoding, self.bar = encoding, bar_token
         self.sums: dict[str, float] = {}
 
     def _add(self, name: str, value) -> None:
@@ -51,8 +51,8 @@ class MetricSums:
         self._add("count", mask.sum())
         self._add("right", (right & mask).sum())
         if self.encoding == "steps":
-            silent = targets == self.silent
-            event = ~silent if self.bar is None else ~silent & (targets != self.bar)
+            silent = targets == 0
+            event = ~silent & (targets != self.bar)  # no BAR token: bar is -1, never a target
             self._add("event_count", (event & mask).sum())
             self._add("event_right", (right & event & mask).sum())
             self._add("silent_count", (silent & mask).sum())

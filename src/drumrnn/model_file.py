@@ -59,6 +59,13 @@ def save_model_file(path: str | Path, header: dict, weights: dict[str, np.ndarra
     return path
 
 
+def content_header(header: dict) -> dict:
+    """A loaded header without the entries :func:`save_model_file` writes itself, ready to be
+    saved again (with new weights, metrics or dtype)."""
+    return {k: v for k, v in header.items()
+            if k not in ("format", "format_version", "created_by", "weights_dtype")}
+
+
 def load_model_file(path: str | Path) -> ModelFile:
     """Read and validate a model file; a :class:`DrumrnnError` names what is wrong."""
     path = Path(path)
@@ -70,11 +77,9 @@ def load_model_file(path: str | Path) -> ModelFile:
                 raise DrumrnnError(f"{path} is not a drumrnn model file (no header)")
             header = json.loads(archive[HEADER].tobytes().decode("utf-8"))
             weights = {name: archive[name] for name in archive.files if name != HEADER}
-    except DrumrnnError:
-        raise
     except (zipfile.BadZipFile, EOFError) as exc:
         raise DrumrnnError(f"{path} is truncated or damaged ({exc})") from None
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
         raise DrumrnnError(f"{path} is not a drumrnn model file ({_short(exc)})") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise DrumrnnError(f"{path} is not a drumrnn model file (format "

@@ -16,8 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from drumrnn.atomic import atomic_path
+from drumrnn.batches import vocabulary_of
 from drumrnn.dataset import Dataset, load_dataset
 from drumrnn.errors import DrumrnnError
+from drumrnn.steps import step_layout
 
 FORMAT = "drumrnn-ngram"
 FORMAT_VERSION = 1
@@ -121,7 +124,8 @@ class NGramModel:
             raise DrumrnnError(f"the n-gram order must be at least 1, got {order}")
         if discount is not None and not 0 < discount <= 1:
             raise DrumrnnError(f"the discount must lie in (0, 1], got {discount}")
-        V = int(dataset.manifest["vocabulary"]["size"])
+        vocab = vocabulary_of(dataset)
+        V = vocab.size
         tokens, positions, starts = _arrays(dataset.split(split).arrays, V, f"the {split} split")
         previous = _previous(tokens, starts, order - 1, V)
         levels: list[_Level] = []
@@ -133,8 +137,7 @@ class NGramModel:
             # teaches the model how tracks begin, which generation starts from
             pairs, counts = np.unique(ids * V + tokens, return_counts=True)
             levels.append(_Level(contexts, pairs, counts, _discount(counts, discount), V))
-        enc = dataset.encoding
-        return cls(levels, V, 4 * enc.steps_per_quarter, V - 1 if enc.bar_tokens else -1)
+        return cls(levels, V, vocab.steps_per_bar, vocab.bar_token)
 
     @classmethod
     def fit_best(cls, dataset: Dataset | str | Path, orders: Sequence[int] = (1, 2, 3, 4, 5, 6),
@@ -303,13 +306,8 @@ class NGramModel:
             raise DrumrnnError(f"bars and num must be at least 1, got {bars} and {num}")
         if not temperature > 0:
             raise DrumrnnError(f"temperature must be above 0, got {temperature}")
-        per_bar = steps_per_bar or self.steps_per_bar
-        position = np.tile(np.arange(per_bar), bars)
-        is_bar = np.zeros(len(position), dtype=bool)
-        if self.bar_token >= 0:
-            bar_starts = np.arange(bars) * per_bar
-            position = np.insert(position, bar_starts, 0)
-            is_bar = np.insert(is_bar, bar_starts, True)
+        is_bar, position = step_layout(bars, steps_per_bar or self.steps_per_bar,
+                                       self.bar_token >= 0)
         rng = np.random.default_rng(seed)
         width = self.order - 1
         # the start symbol fills the context before the first step
@@ -361,7 +359,7 @@ class NGramModel:
     def save(self, path: str | Path) -> Path:
         """Write the model to an ``.npz`` file (no pickle)."""
         path = Path(path)
-        with path.open("wb") as f:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
             np.savez(f, **self.to_arrays())
         return path
 

@@ -40,24 +40,22 @@ def write_patterns(patterns: list[DrumHits], out: str | Path, kit: Kit, bars: in
 
         renderer = Renderer(soundfont)
     staged: list[tuple[Path, Path]] = []
+
+    def stage(target: Path) -> Path:
+        """A temporary file for ``target``, removed again unless everything succeeds."""
+        staged.append((temp_file_beside(target, target.suffix), target))
+        return staged[-1][0]
+
     try:
         for number, hits in enumerate(patterns, start=1):
             name = f"{stem}_{number}"
             score = hits_to_score(hits, track_name=f"drumrnn {name}")
-            targets = [out / f"{name}.mid"]
-            tmp = temp_file_beside(targets[-1], ".mid")
-            score.dump_midi(str(tmp))
-            staged.append((tmp, targets[-1]))
+            score.dump_midi(str(stage(out / f"{name}.mid")))
             if renderer is not None:
-                targets.append(out / f"{name}.wav")
-                tmp = temp_file_beside(targets[-1], ".wav")
-                renderer.render(score, tmp)
-                staged.append((tmp, targets[-1]))
+                renderer.render(score, stage(out / f"{name}.wav"))
             if png:
-                targets.append(out / f"{name}.png")
-                tmp = temp_file_beside(targets[-1], ".png")
-                draw_grid(hits, kit, tmp, bars, steps_per_quarter, title=name)
-                staged.append((tmp, targets[-1]))
+                draw_grid(hits, kit, stage(out / f"{name}.png"), bars, steps_per_quarter,
+                          title=name)
         for tmp, target in staged:
             os.replace(tmp, target)
         return [target for _, target in staged]

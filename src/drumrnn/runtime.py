@@ -42,7 +42,7 @@ def _matrix(a: np.ndarray) -> np.ndarray:
 
 
 def _sigmoid_scale(cell: str, hidden: int) -> np.ndarray:
-    """Per-column factor (runtime order): 1/2 on the sigmoid gates, 1 elsewhere."""
+    """Per-gate-unit factor (runtime order): 1/2 on the sigmoid gates, 1 elsewhere."""
     scale = np.ones(_GATES[cell] * hidden, dtype=np.float32)
     scale[: {"rnn": 0, "gru": 2, "lstm": 3}[cell] * hidden] = 0.5
     return scale

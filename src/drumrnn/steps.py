@@ -134,6 +134,18 @@ def step_tokens_only(tokens: np.ndarray, kit: Kit) -> np.ndarray:
     return tokens[tokens != bar_token(kit)]
 
 
+def step_layout(bars: int, steps_per_bar: int, bar_tokens: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``(is_bar, position)`` of every token slot of a ``bars``-bar token stream: whether the
+    slot holds a BAR token, and its step's position in the bar (a BAR token: 0)."""
+    position = np.tile(np.arange(steps_per_bar), bars)
+    is_bar = np.zeros(len(position), bool)
+    if bar_tokens:
+        starts = np.arange(bars) * steps_per_bar
+        position = np.insert(position, starts, 0)
+        is_bar = np.insert(is_bar, starts, True)
+    return is_bar, position
+
+
 def hits_from_step_tokens(tokens: np.ndarray, kit: Kit) -> tuple[np.ndarray, np.ndarray]:
     """Expand step tokens (BAR tokens allowed) into ``(steps, classes)`` of every hit."""
     steps_tokens = step_tokens_only(tokens, kit)

@@ -20,14 +20,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from drumrnn.atomic import atomic_path
-from drumrnn.batches import TrackArrays, epoch_plan, gather, track_arrays
-from drumrnn.dataset import Dataset, load_dataset
+from drumrnn.atomic import atomic_path, write_text_atomic
+from drumrnn.batches import TrackArrays, epoch_plan, gather, track_arrays, vocabulary_of
+from drumrnn.dataset import load_dataset
 from drumrnn.errors import DrumrnnError
 from drumrnn.metrics import MetricSums, token_loss
 from drumrnn.model import Batch, DrumLM, detach_state
-from drumrnn.model_config import ModelConfig, Vocabulary
-from drumrnn.model_file import save_model_file
+from drumrnn.model_config import ModelConfig
+from drumrnn.model_file import content_header, load_model_file, save_model_file
 from drumrnn.profile import learn_profile, split_profile
 from drumrnn.train_config import TrainConfig
 
@@ -36,19 +36,6 @@ CHECKPOINT_BEST = "checkpoint-best.pt"
 MODEL_FILE = "model.npz"
 METRICS_CSV = "metrics.csv"
 DEFAULT_EPOCHS = 20
-
-
-def vocabulary_of(dataset: Dataset) -> Vocabulary:
-    """The model vocabulary of a prepared dataset."""
-    enc = dataset.encoding
-    vocab = dataset.manifest["vocabulary"]
-    if enc.encoding == "steps":
-        return Vocabulary("steps", size=int(vocab["size"]),
-                          steps_per_bar=4 * enc.steps_per_quarter,
-                          bar_token=int(vocab["size"]) - 1 if enc.bar_tokens else -1)
-    if not vocab["deltas"]:
-        raise DrumrnnError("the training split has no events to build a delta vocabulary from")
-    return Vocabulary("events", n_drums=int(vocab["drums"]), deltas=tuple(vocab["deltas"]))
 
 
 def default_threads() -> int:
@@ -71,7 +58,7 @@ def evaluate(model: DrumLM, tracks: TrackArrays, batch_size: int = 64, window: i
     was_training = model.training
     model.eval()
     vocab = model.vocab
-    sums = MetricSums(vocab.encoding, bar_token=vocab.bar_token if vocab.bar_token >= 0 else None)
+    sums = MetricSums(vocab.encoding, bar_token=vocab.bar_token)
     plan = epoch_plan(tracks, batch_size, window, "stateful", seed=0, epoch=0, whole_tracks=True)
     carried = model.initial_state(batch_size, device)
     for rows, length, independent in zip(plan.rows, plan.lengths, plan.independent):
@@ -131,10 +118,6 @@ def _optimizer(model: DrumLM, cfg: TrainConfig):
     return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
 
 
-def _manifest_hash(dataset: Dataset) -> str:
-    return hashlib.sha256((dataset.path / "manifest.json").read_bytes()).hexdigest()
-
-
 def _save_torch(path: Path, payload: dict) -> None:
     buffer = io.BytesIO()
     torch.save(payload, buffer)
@@ -188,6 +171,8 @@ class Trainer:
         self._plan_len = 0
         self.state = self.model.initial_state(train_cfg.batch, self.device)
         self.profile = learn_profile(self.dataset)
+        self.manifest_sha256 = hashlib.sha256(
+            (self.dataset.path / "manifest.json").read_bytes()).hexdigest()
 
     # -- checkpoints -------------------------------------------------------------------------
     def _checkpoint(self) -> dict:
@@ -231,7 +216,7 @@ class Trainer:
                   "encoding": manifest["config"]["encoding"], "kit": manifest["config"]["kit"],
                   "preset": self.preset,
                   "dataset": {"path": str(self.dataset.path),
-                              "manifest_sha256": _manifest_hash(self.dataset),
+                              "manifest_sha256": self.manifest_sha256,
                               "train_tokens": manifest["splits"]["train"]["tokens"]},
                   "training": self.cfg.to_dict(), "metrics": metrics}
         weights = {k: v.detach().cpu().numpy() for k, v in self.model.state_dict().items()}
@@ -245,8 +230,7 @@ class Trainer:
         writer = csv.DictWriter(buffer, fieldnames=names)
         writer.writeheader()
         writer.writerows(self.history)
-        with atomic_path(self.run_dir / METRICS_CSV) as tmp:
-            tmp.write_text(buffer.getvalue())
+        write_text_atomic(self.run_dir / METRICS_CSV, buffer.getvalue())
 
     # -- loop ------------------------------------------------------------------------------
     def _budget_reached(self) -> str | None:
@@ -372,16 +356,11 @@ class Trainer:
         split = self.dataset.split("test")
         if split.n_tracks == 0 or not self.best:
             return {}
-        from drumrnn.model_file import load_model_file
-
         best = load_model_file(self.run_dir / MODEL_FILE)
         model = torch_model(best).to(self.device)
         metrics = evaluate(model, track_arrays(split, self.vocab), device=self.device)
         test = {f"test_{k}": v for k, v in metrics.items()}
-        header = best.header
-        header["metrics"] = {**header["metrics"], **test}
-        for key in ("format", "format_version", "created_by", "weights_dtype"):
-            header.pop(key, None)
+        header = {**content_header(best.header), "metrics": {**best.header["metrics"], **test}}
         save_model_file(self.run_dir / MODEL_FILE, header, best.weights)
         return test
 

@@ -8,6 +8,8 @@ from drumrnn.configs import config_from_dict
 from drumrnn.errors import DrumrnnError
 
 OPTIMIZERS = ("adam", "adagrad", "sgd")
+MODES = ("stateful", "random")
+CLIP_MODES = ("norm", "value")
 
 
 @dataclass(frozen=True)
@@ -72,9 +74,9 @@ class TrainConfig:
         if self.optimizer not in OPTIMIZERS:
             raise DrumrnnError(f"unknown optimizer {self.optimizer!r}; choose one of "
                                f"{', '.join(OPTIMIZERS)}")
-        if self.mode not in ("stateful", "random"):
+        if self.mode not in MODES:
             raise DrumrnnError(f"unknown mode {self.mode!r}; choose stateful or random")
-        if self.clip_mode not in ("norm", "value"):
+        if self.clip_mode not in CLIP_MODES:
             raise DrumrnnError(f"clip_mode must be norm or value, got {self.clip_mode!r}")
         if not 0 < self.plateau_factor <= 1:
             raise DrumrnnError(f"plateau_factor must lie in (0, 1], got {self.plateau_factor}")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from drumrnn.configs import config_from_dict
+from drumrnn.configs import StoredConfig
 from drumrnn.errors import DrumrnnError
 from drumrnn.events import EventsConfig, encode_events, rest_drum
 from drumrnn.hits import DrumHits
@@ -18,7 +18,7 @@ ENCODINGS = ("steps", "events")
 
 
 @dataclass(frozen=True)
-class EncodingConfig:
+class EncodingConfig(StoredConfig):
     """How drum hits become tokens.
 
     Attributes
@@ -36,6 +36,8 @@ class EncodingConfig:
     max_delta : int
         events: longest delta in ticks before REST events split a gap, default 384.
     """
+
+    _what = "encoding"
 
     encoding: str = "steps"
     kit: str = "9"
@@ -64,13 +66,6 @@ class EncodingConfig:
     @property
     def events(self) -> EventsConfig:
         return EventsConfig(self.ticks_per_quarter, self.max_delta)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> EncodingConfig:
-        return config_from_dict(cls, data, "encoding")
 
 
 def token_dtype(config: EncodingConfig) -> np.dtype:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from drumrnn.configs import config_from_dict
+from drumrnn.configs import StoredConfig, check_at_least_one, check_not_negative, config_from_dict
 from drumrnn.errors import DrumrnnError
 
 CELLS = ("rnn", "gru", "lstm")
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(StoredConfig):
     """A next-token language model over drum tokens.
 
     Attributes
@@ -40,6 +40,8 @@ class ModelConfig:
         Dropout after the dense layer.
     """
 
+    _what = "model"
+
     cell: str = "lstm"
     layers: int = 2
     hidden: int = 256
@@ -55,22 +57,12 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
             raise DrumrnnError(f"unknown cell {self.cell!r}; choose one of {', '.join(CELLS)}")
-        for name in ("layers", "hidden"):
-            if getattr(self, name) < 1:
-                raise DrumrnnError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("embedding", "counter_bits", "position_embedding", "attention", "dense"):
-            if getattr(self, name) < 0:
-                raise DrumrnnError(f"{name} must not be negative, got {getattr(self, name)}")
+        check_at_least_one(self, ("layers", "hidden"))
+        check_not_negative(self, ("embedding", "counter_bits", "position_embedding", "attention",
+                                  "dense"))
         for name in ("dropout", "dense_dropout"):
             if not 0 <= getattr(self, name) < 1:
                 raise DrumrnnError(f"{name} must lie in [0, 1), got {getattr(self, name)}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> ModelConfig:
-        return config_from_dict(cls, data, "model")
 
 
 @dataclass(frozen=True)

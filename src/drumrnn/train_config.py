@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-from drumrnn.configs import config_from_dict
+from drumrnn.configs import StoredConfig, check_at_least_one, check_not_negative
 from drumrnn.errors import DrumrnnError
 
 OPTIMIZERS = ("adam", "adagrad", "sgd")
@@ -13,7 +13,7 @@ CLIP_MODES = ("norm", "value")
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(StoredConfig):
     """How a model is trained.
 
     Attributes
@@ -43,6 +43,8 @@ class TrainConfig:
         torch CPU threads; 0 = the idle cores.
     """
 
+    _what = "training"
+
     batch: int = 64
     window: int = 128
     mode: str = "stateful"
@@ -62,13 +64,9 @@ class TrainConfig:
     threads: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("batch", "window", "eval_every"):
-            if getattr(self, name) < 1:
-                raise DrumrnnError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("epochs", "minutes", "max_steps", "clip", "weight_decay", "patience",
-                     "threads", "plateau_patience"):
-            if getattr(self, name) < 0:
-                raise DrumrnnError(f"{name} must not be negative, got {getattr(self, name)}")
+        check_at_least_one(self, ("batch", "window", "eval_every"))
+        check_not_negative(self, ("epochs", "minutes", "max_steps", "clip", "weight_decay",
+                                  "patience", "threads", "plateau_patience"))
         if self.lr <= 0:
             raise DrumrnnError(f"lr must be positive, got {self.lr}")
         if self.optimizer not in OPTIMIZERS:
@@ -80,10 +78,3 @@ class TrainConfig:
             raise DrumrnnError(f"clip_mode must be norm or value, got {self.clip_mode!r}")
         if not 0 < self.plateau_factor <= 1:
             raise DrumrnnError(f"plateau_factor must lie in (0, 1], got {self.plateau_factor}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> TrainConfig:
-        return config_from_dict(cls, data, "training")

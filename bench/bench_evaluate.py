@@ -17,12 +17,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-from common import DEFAULT_GROOVE, machine, write_section
+from common import DEFAULT_GROOVE, machine, require_groove, timed, write_section
 
 from drumrnn.compare import compare, load_patterns
 from drumrnn.dataset import load_dataset, prepare
@@ -32,20 +30,13 @@ from drumrnn.model_file import load_model_file
 from drumrnn.ngram import NGramModel
 
 
-def timed(fn):
-    started = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - started, result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--groove", type=Path, default=DEFAULT_GROOVE)
     args = parser.parse_args()
-    if not (args.groove / "info.csv").is_file():
-        sys.exit(f"Groove MIDI Dataset not found at {args.groove}")
+    groove = require_groove(args.groove)
     with tempfile.TemporaryDirectory() as tmp:
-        data = prepare(args.groove, Path(tmp) / "gmd").out
+        data = prepare(groove, Path(tmp) / "gmd").out
         dataset = load_dataset(data)
         model = load_model_file(bundled_model_path())
         seconds, result = timed(lambda: evaluate_model(model, dataset, "test"))

@@ -26,11 +26,10 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from common import machine, write_section  # noqa: E402
+from common import machine, time_command, write_section  # noqa: E402
 
 from drumrnn.generate import DrumGenerator, GenerateConfig, bundled_model_path  # noqa: E402
 from drumrnn.model_file import load_model_file  # noqa: E402
@@ -102,21 +101,6 @@ def measure(model: Path | None, repeats: int, threads: int, with_torch: bool) ->
     return json.loads(proc.stdout)
 
 
-def time_cli(model: Path | None, repeats: int) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        with tempfile.TemporaryDirectory() as out:
-            cmd = [sys.executable, "-m", "drumrnn.cli", "generate", "--bars", "8", "--out", out]
-            if model:
-                cmd += ["--model", str(model)]
-            started = time.perf_counter()
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            times.append(time.perf_counter() - started)
-            if proc.returncode:
-                sys.exit(proc.stderr)
-    return times
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, default=None, help="default: the bundled model")
@@ -137,7 +121,8 @@ def main() -> None:
                     f"{target * 1e3:.0f} ({'met' if med1 < target else 'not met'} with one "
                     "thread) |")
         print(rows[-1], file=sys.stderr)
-    cli = time_cli(args.model, 3)
+    cli = time_command(["generate", "--bars", "8"]
+                       + (["--model", str(args.model)] if args.model else []), 3)
     cfg = load_model_file(args.model or bundled_model_path()).config
     section = "\n".join([
         "## Generation latency (bench/bench_generate.py)", "",

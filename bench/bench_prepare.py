@@ -18,24 +18,16 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from common import DEFAULT_GROOVE, machine, write_section
+from common import DEFAULT_GROOVE, machine, require_groove, time_command, timed, write_section
 
 from drumrnn.dataset import PrepareConfig, prepare
 from drumrnn.encoding import EncodingConfig
 
 TARGET = "whole GMD in under 2 s wall on 2 cores, cold cache"
-
-
-def timed(fn) -> tuple[float, object]:
-    t0 = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - t0, result
 
 
 def files_read(report) -> int:
@@ -67,29 +59,13 @@ def bench_warm(groove: Path, workers: int, repeats: int) -> tuple[list[float], o
     return times, report
 
 
-def bench_cli(groove: Path, repeats: int) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        with tempfile.TemporaryDirectory() as tmp:
-            cmd = [sys.executable, "-m", "drumrnn.cli", "prepare", str(groove),
-                   "--out", str(Path(tmp) / "out"), "--encoding", "steps", "--quiet"]
-            t, proc = timed(lambda cmd=cmd: subprocess.run(cmd, capture_output=True, text=True))
-            if proc.returncode != 0:
-                sys.exit(f"CLI failed ({proc.returncode}):\n{proc.stderr}")
-        times.append(t)
-    return times
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--groove", type=Path, default=DEFAULT_GROOVE,
                         help=f"Groove MIDI Dataset folder (default: {DEFAULT_GROOVE})")
     parser.add_argument("--repeats", type=int, default=3, help="runs per measurement")
     args = parser.parse_args()
-    groove = args.groove.resolve()
-    if not (groove / "info.csv").is_file():
-        sys.exit(f"Groove MIDI Dataset not found at {groove} (no info.csv); "
-                 "pass --groove PATH")
+    groove = require_groove(args.groove)
 
     rows = []  # (case, encoding, workers, times, files, note)
 
@@ -109,9 +85,9 @@ def main() -> None:
     times, report = bench_warm(groove, 2, args.repeats)
     rows.append(("warm re-run (cache)", "steps", "2", times, files_read(report),
                  f"{report.reused} reused, {report.parsed} parsed"))
-    times = bench_cli(groove, args.repeats)
+    times = time_command(["prepare", str(groove), "--encoding", "steps", "--quiet"], args.repeats)
     rows.append(("CLI, cold interpreter", "steps", f"default ({os.cpu_count()})", times,
-                 len(list(groove.rglob("*.mid"))), "includes interpreter start and imports"))
+                 files_read(report), "includes interpreter start and imports"))
 
     lines = ["| case | encoding | workers | runs (s) | median (s) | files/s | notes |",
              "|---|---|---|---|---|---|---|"]

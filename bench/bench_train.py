@@ -15,30 +15,31 @@ Run: ``python bench/bench_train.py [--groove PATH] [--steps N] [--threads T]``
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
-from common import DEFAULT_GROOVE, machine, write_section
+from common import DEFAULT_GROOVE, machine, require_groove, write_section
 from torch import nn
 
+from drumrnn.batches import epoch_plan
 from drumrnn.dataset import PrepareConfig, prepare
 from drumrnn.encoding import EncodingConfig
 from drumrnn.presets import PRESETS
 from drumrnn.train import Trainer
-from drumrnn.train_config import TrainConfig
 
 
 def bench_loop(preset, data: Path, steps: int, threads: int) -> tuple[float, float, Trainer]:
     """(slot tokens/s, real tokens/s, trainer) of the training loop, after 3 warm-up steps."""
-    cfg = TrainConfig(**{**preset.train.to_dict(), "max_steps": 3, "eval_every": 10**9,
-                         "patience": 0, "threads": threads})
+    cfg = dataclasses.replace(preset.train, max_steps=3, eval_every=10**9, patience=0,
+                              threads=threads)
     with tempfile.TemporaryDirectory() as run:
         trainer = Trainer(data, run, preset.model, cfg)
         trainer.run()  # warm-up; the final validation is outside the timed part below
-        trainer.cfg = TrainConfig(**{**cfg.to_dict(), "max_steps": 3 + steps})
+        trainer.cfg = dataclasses.replace(cfg, max_steps=3 + steps)
         slots0, tokens0, elapsed0 = _slots(trainer), trainer.tokens, trainer.elapsed
         trainer.run()
         elapsed = trainer.elapsed - elapsed0
@@ -48,8 +49,6 @@ def bench_loop(preset, data: Path, steps: int, threads: int) -> tuple[float, flo
 
 def _slots(trainer: Trainer) -> int:
     """Positions processed so far (padding included): batch x window of every batch taken."""
-    from drumrnn.batches import epoch_plan
-
     total = 0
     for epoch in range(trainer.epoch + 1):
         plan = epoch_plan(trainer.train_tracks, trainer.cfg.batch, trainer.cfg.window,
@@ -99,8 +98,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (pinned)")
     parser.add_argument("--presets", nargs="*", default=list(PRESETS))
     args = parser.parse_args()
-    if not (args.groove / "info.csv").is_file():
-        sys.exit(f"Groove MIDI Dataset not found at {args.groove}; pass --groove PATH")
+    groove = require_groove(args.groove)
     torch.set_num_threads(args.threads)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -109,7 +107,7 @@ def main() -> None:
             preset = PRESETS[name]
             key = (preset.encoding, preset.bar_tokens)
             if key not in data:
-                data[key] = prepare(args.groove, Path(tmp) / f"{key[0]}-{key[1]}", PrepareConfig(
+                data[key] = prepare(groove, Path(tmp) / f"{key[0]}-{key[1]}", PrepareConfig(
                     EncodingConfig(preset.encoding, bar_tokens=preset.bar_tokens))).out
             loop, real, trainer = bench_loop(preset, data[key], args.steps, args.threads)
             bare = bench_bare(preset, trainer, args.steps)

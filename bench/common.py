@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
+import sys
+import tempfile
+import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+
+from drumrnn.atomic import write_text_atomic
+from drumrnn.groove import is_groove_folder
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_GROOVE = REPO.parent / "shared/data/groove"
@@ -25,6 +32,35 @@ def machine(*packages: str) -> str:
                       f"Python {platform.python_version()}", *versions])
 
 
+def require_groove(path: Path) -> Path:
+    """``path`` resolved, or exit naming it when it holds no Groove MIDI Dataset."""
+    if not is_groove_folder(path):
+        sys.exit(f"Groove MIDI Dataset not found at {path} (no info.csv); pass --groove PATH")
+    return path.resolve()
+
+
+def timed(fn) -> tuple[float, object]:
+    """(seconds, result) of ``fn()``."""
+    started = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - started, result
+
+
+def time_command(argv: list[str], repeats: int) -> list[float]:
+    """Wall times of ``python -m drumrnn.cli ARGV... --out TMP`` run ``repeats`` times from a
+    cold interpreter (a fresh output folder each time); exits if the command fails."""
+    times = []
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            cmd = [sys.executable, "-m", "drumrnn.cli", *argv, "--out", str(Path(tmp) / "out")]
+            seconds, proc = timed(lambda cmd=cmd: subprocess.run(cmd, capture_output=True,
+                                                                  text=True))
+            if proc.returncode != 0:
+                sys.exit(f"{' '.join(argv)} failed ({proc.returncode}):\n{proc.stderr}")
+        times.append(seconds)
+    return times
+
+
 def write_section(name: str, section: str) -> None:
     """Put ``section`` into BENCHMARKS.md between the ``name`` markers (atomically)."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
@@ -38,7 +74,4 @@ def write_section(name: str, section: str) -> None:
         text = head + block + rest.split(end, 1)[1]
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
-    # Atomic so a crash or a concurrent reader never sees a half-written file.
-    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, text)

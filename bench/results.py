@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from common import DEFAULT_GROOVE, REPO, machine
+from common import DEFAULT_GROOVE, REPO, machine, require_groove
 
 from drumrnn.atomic import write_text_atomic
 from drumrnn.compare import (
@@ -38,7 +38,7 @@ from drumrnn.hits import DrumHits
 from drumrnn.kits import get_kit
 from drumrnn.model_file import load_model_file
 from drumrnn.ngram import NGramModel
-from drumrnn.profile import learn_profile
+from drumrnn.profile import learn_profile, split_profile
 from drumrnn.timing import TimeMap
 
 BARS = 8
@@ -58,20 +58,17 @@ def main() -> None:
     parser.add_argument("--groove", type=Path, default=DEFAULT_GROOVE)
     parser.add_argument("--patterns", type=int, default=64)
     args = parser.parse_args()
-    if not (args.groove / "info.csv").is_file():
-        sys.exit(f"Groove MIDI Dataset not found at {args.groove}")
-    tmp = Path(tempfile.mkdtemp(prefix="drumrnn-results-"))
-    datasets: dict[tuple, Path] = {}
+    groove = require_groove(args.groove)
+    workdir = tempfile.TemporaryDirectory(prefix="drumrnn-results-")  # removed at exit
+    datasets: dict[EncodingConfig, Path] = {}
 
-    def dataset_for(encoding: dict) -> Path:
-        config = EncodingConfig.from_dict(encoding)
-        key = tuple(sorted(config.to_dict().items()))
-        if key not in datasets:
-            datasets[key] = prepare(args.groove, tmp / f"data{len(datasets)}",
-                                    PrepareConfig(config)).out
-        return datasets[key]
+    def dataset_for(config: EncodingConfig) -> Path:
+        if config not in datasets:
+            datasets[config] = prepare(groove, Path(workdir.name) / f"data{len(datasets)}",
+                                       PrepareConfig(config)).out
+        return datasets[config]
 
-    steps_data = dataset_for(EncodingConfig().to_dict())
+    steps_data = dataset_for(EncodingConfig())
     reference = load_patterns(steps_data, "test")
     ref_features = features(reference)
     rows = []
@@ -84,14 +81,16 @@ def main() -> None:
                if (run / "model.npz").is_file()] if args.runs.is_dir() else []
     for name, path in models:
         model = load_model_file(path)
-        likelihood = evaluate_model(model, load_dataset(dataset_for(model.header["encoding"])))
+        data = dataset_for(EncodingConfig.from_dict(model.header["encoding"]))
+        likelihood = evaluate_model(model, load_dataset(data))
         generated = DrumGenerator(model).generate(GenerateConfig(bars=BARS, num=n, seed=0))
         rows.append((name, likelihood, musical(patterns_from_hits(name, generated), ref_features)))
         print(name, rows[-1][1]["perplexity"], rows[-1][2], file=sys.stderr)
 
-    ngram = NGramModel.fit_best(steps_data)
-    likelihood = ngram.nll(load_dataset(steps_data).split("test").arrays)
-    profile = {k.split(".", 1)[1]: v for k, v in learn_profile(load_dataset(steps_data)).items()}
+    steps_dataset = load_dataset(steps_data)
+    ngram = NGramModel.fit_best(steps_dataset)
+    likelihood = ngram.nll(steps_dataset.split("test").arrays)
+    _, profile = split_profile(learn_profile(steps_dataset))
     rng = np.random.default_rng(0)
     kit = get_kit("9")
     hits = [DrumHits(*perform_steps(row, kit, profile, 4, rng), TimeMap(), BARS * 4.0)

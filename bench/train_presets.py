@@ -17,29 +17,32 @@ import argparse
 import subprocess
 import sys
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from common import DEFAULT_GROOVE, machine, write_section
+from common import DEFAULT_GROOVE, machine, require_groove, write_section
 
 from drumrnn.model_file import load_model_file
 from drumrnn.presets import PRESETS
 
 
+def data_folder(root: Path, preset: str) -> Path:
+    """Where the dataset a preset reads is prepared (one per encoding)."""
+    p = PRESETS[preset]
+    return root / f"{p.encoding}{'-bar' if p.bar_tokens else ''}"
+
+
 def run_one(name: str, preset: str, overrides: list[str], data: Path, out: Path,
-            minutes: float, eval_every: int | None) -> tuple[str, Path, float, str]:
+            minutes: float, eval_every: int | None) -> str:
+    """Train one run (unless it finished in an earlier invocation); returns its command."""
     cmd = [sys.executable, "-m", "drumrnn.cli", "train", str(data), "--preset", preset,
            "--out", str(out), "--minutes", str(minutes), "--threads", "1", "--quiet",
            *(["--eval-every", str(eval_every)] if eval_every else []), *overrides]
-    if (out / "model.npz").is_file():  # finished in an earlier invocation: only tabulate
-        return name, out, 0.0, " ".join(cmd[3:])
-    started = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    if proc.returncode != 0:
-        print(f"{name} failed:\n{proc.stderr}", file=sys.stderr)
-    return name, out, wall, " ".join(cmd[3:])
+    if not (out / "model.npz").is_file():
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            print(f"{name} failed:\n{proc.stderr}", file=sys.stderr)
+    return " ".join(cmd[3:])
 
 
 def main() -> None:
@@ -66,28 +69,28 @@ def main() -> None:
             overrides += ["--" + key.replace("_", "-"), value]
         jobs.append((name, "default", overrides))
 
-    data_root = Path(tempfile.mkdtemp(prefix="drumrnn-bench-"))
-    data = {}
-    for _, preset, _ in jobs:
-        p = PRESETS[preset]
-        key = (p.encoding, p.bar_tokens)
-        if key not in data:
-            folder = data_root / f"{p.encoding}{'-bar' if p.bar_tokens else ''}"
-            cmd = [sys.executable, "-m", "drumrnn.cli", "prepare", str(args.groove), "--out",
-                   str(folder), "--encoding", p.encoding, "--quiet"]
-            subprocess.run(cmd + (["--bar-tokens"] if p.bar_tokens else []), check=True)
-            data[key] = folder
-    with ThreadPoolExecutor(args.jobs) as pool:
-        futures = [pool.submit(run_one, name, preset, overrides,
-                               data[(PRESETS[preset].encoding, PRESETS[preset].bar_tokens)],
-                               args.out / name, args.minutes, args.eval_every)
-                   for name, preset, overrides in jobs]
-        results = [f.result() for f in futures]
+    groove = require_groove(args.groove)
+    with tempfile.TemporaryDirectory(prefix="drumrnn-bench-") as tmp:
+        root = Path(tmp)
+        # prepare only what a run still to train reads; finished runs are only tabulated
+        for preset in {preset for name, preset, _ in jobs
+                       if not (args.out / name / "model.npz").is_file()}:
+            p = PRESETS[preset]
+            folder = data_folder(root, preset)
+            if not folder.exists():
+                cmd = [sys.executable, "-m", "drumrnn.cli", "prepare", str(groove), "--out",
+                       str(folder), "--encoding", p.encoding, "--quiet"]
+                subprocess.run(cmd + (["--bar-tokens"] if p.bar_tokens else []), check=True)
+        with ThreadPoolExecutor(args.jobs) as pool:
+            futures = [pool.submit(run_one, name, preset, overrides, data_folder(root, preset),
+                                   args.out / name, args.minutes, args.eval_every)
+                       for name, preset, overrides in jobs]
+            commands = [f.result() for f in futures]
 
     rows = []
-    for name, out, _, command in results:
+    for (name, _, _), command in zip(jobs, commands):
         try:
-            metrics = load_model_file(out / "model.npz").header["metrics"]
+            metrics = load_model_file(args.out / name / "model.npz").header["metrics"]
         except Exception as exc:  # a failed run is reported, not fatal
             rows.append(f"| {name} | failed: {exc} | | | | | | |")
             continue

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from drumrnn.atomic import write_text_atomic
 from drumrnn.model_file import content_header, describe, load_model_file, save_model_file
 
 REPO = Path(__file__).resolve().parents[1]
@@ -104,7 +105,7 @@ slightly because floating-point sums differ.
 {describe(bundled)}
 ```
 """
-    (REPO / "MODEL_CARD.md").write_text(card, encoding="utf-8")
+    write_text_atomic(REPO / "MODEL_CARD.md", card)
     print(f"wrote {TARGET} and MODEL_CARD.md")
 
 

@@ -6,8 +6,14 @@ import os
 from pathlib import Path
 
 import mido
+import numpy as np
 import pytest
 from hypothesis import settings
+
+from drumrnn.encoding import EncodingConfig
+from drumrnn.kits import get_kit
+from drumrnn.model_config import ModelConfig, Vocabulary
+from drumrnn.model_file import load_model_file, save_model_file
 
 # CI must not turn red on an example no one has seen before: there the property tests run
 # a fixed set of examples; elsewhere they explore new ones every run.
@@ -116,3 +122,18 @@ def pattern_datasets(root: Path, bar_patterns: list[dict[int, str]], configs: di
         splits = load_dataset(out[name]).manifest["splits"]
         assert all(s["files"] for s in splits.values()), splits
     return out
+
+
+def one_drum_model(path: Path, head_weight, head_bias, input_weight=((0.0, 0.0), (0.0, 0.0)),
+                   extra: dict | None = None):
+    """A 2-unit tanh RNN over the one-drum kit, h = tanh(input_weight @ onehot(token)), saved
+    to ``path`` (with the ``extra`` arrays, e.g. a profile) and loaded."""
+    header = {"model": ModelConfig("rnn", layers=1, hidden=2, embedding=0).to_dict(),
+              "vocabulary": Vocabulary("steps", size=2).to_dict(),
+              "kit": get_kit("one-drum").to_dict(),
+              "encoding": EncodingConfig("steps", kit="one-drum").to_dict()}
+    weights = {"rnn.weight_ih_l0": np.array(input_weight), "rnn.weight_hh_l0": np.zeros((2, 2)),
+               "rnn.bias_ih_l0": np.zeros(2), "rnn.bias_hh_l0": np.zeros(2),
+               "head.weight": np.array(head_weight, float), "head.bias": np.array(head_bias, float),
+               **(extra or {})}
+    return load_model_file(save_model_file(path, header, weights))

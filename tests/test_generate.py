@@ -10,8 +10,7 @@ from drumrnn.errors import DrumrnnError
 from drumrnn.generate import DrumGenerator, GenerateConfig
 from drumrnn.kits import get_kit
 from drumrnn.midi_read import read_drum_hits
-from drumrnn.model_config import ModelConfig, Vocabulary
-from drumrnn.model_file import save_model_file
+from drumrnn.model_config import ModelConfig
 from drumrnn.outputs import write_patterns
 from drumrnn.primer import parse_pattern
 from drumrnn.sampling import SamplingConfig
@@ -19,9 +18,9 @@ from drumrnn.steps import encode_steps
 from drumrnn.timing import TimeMap
 from drumrnn.train import Trainer
 from drumrnn.train_config import TrainConfig
-from tests.conftest import rock_beat, write_midi_file
+from tests.conftest import PATTERN_SPLIT, one_drum_model, rock_beat, write_midi_file
 
-SPLIT = (0.34, 0.33, 0.33)  # with these six files every split gets at least one
+SPLIT = PATTERN_SPLIT  # with these six files every split gets at least one
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +44,7 @@ def model_path(tmp_path_factory, rock_folder):
     return root / "run" / "model.npz"
 
 
-def test_generated_midi_rereads_with_bars_tempo_and_channel(model_path, tmp_path, capsys):
+def test_generated_midi_rereads_with_bars_tempo_and_channel(model_path, tmp_path):
     code = main(["generate", "--model", str(model_path), "--bars", "4", "--tempo", "97",
                  "--out", str(tmp_path), "--seed", "3", "--num", "2", "--png", "--wav"])
     assert code == 0
@@ -110,19 +109,9 @@ def trap_model(path):
     """One-drum kit, tanh RNN: after a rest the next step is a rest with p = 0.6; after a
     hit, another hit with p = 0.99. Greedy keeps resting (0.6 ** 15); the best sequence
     takes the unlikely first hit (0.4 * 0.99 ** 14)."""
-    kit = get_kit("one-drum")
-    vocab = Vocabulary("steps", size=2, steps_per_bar=16)
-    cfg = ModelConfig("rnn", layers=1, hidden=2, embedding=0)
-    weights = {"rnn.weight_ih_l0": np.array([[8.0, 0], [0, 8.0]]),
-               "rnn.weight_hh_l0": np.zeros((2, 2)), "rnn.bias_ih_l0": np.zeros(2),
-               "rnn.bias_hh_l0": np.zeros(2),
-               "head.weight": np.array([[np.log(1.5), 0], [0, np.log(99.0)]]),
-               "head.bias": np.zeros(2),
-               "profile.first_tokens": np.array([1.0, 0.0])}
-    header = {"model": cfg.to_dict(), "vocabulary": vocab.to_dict(), "kit": kit.to_dict(),
-              "encoding": {"encoding": "steps", "kit": "one-drum", "steps_per_quarter": 4,
-                           "bar_tokens": False, "ticks_per_quarter": 48, "max_delta": 384}}
-    return save_model_file(path, header, weights)
+    return one_drum_model(path, [[np.log(1.5), 0], [0, np.log(99.0)]], [0.0, 0.0],
+                          input_weight=((8.0, 0), (0, 8.0)),
+                          extra={"profile.first_tokens": np.array([1.0, 0.0])}).path
 
 
 def test_beam_search_finds_the_sequence_greedy_misses(tmp_path):

@@ -7,16 +7,12 @@ from drumrnn.dataset import PrepareConfig, load_dataset, prepare
 from drumrnn.encoding import EncodingConfig
 from drumrnn.errors import DrumrnnError
 from drumrnn.ngram import NGramModel
-from tests.conftest import bar_pattern_notes, pattern_datasets, write_midi_file
+from tests.conftest import pattern_datasets, write_midi_file
 
 # Two bars that differ at every 8th (hi-hat vs ride) and in the kicks, so the two tokens
 # before any step tell which bar it is in: a 3-gram knows the next step, a 2-gram does not.
 BAR_A = {36: "x.......x.......", 38: "....x.......x...", 42: "x.x.x.x.x.x.x.x."}
 BAR_B = {36: "x.....x...x.....", 38: "....x.......x...", 51: "x.x.x.x.x.x.x.x."}
-
-
-def pattern_notes(bars: int):
-    return bar_pattern_notes(bars, [BAR_A, BAR_B])
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from drumrnn.model import Batch, DrumLM
 from drumrnn.model_config import ModelConfig, Vocabulary
 from drumrnn.model_file import load_model_file, save_model_file
 from drumrnn.runtime import NumpyDrumModel
+from drumrnn.train import torch_model
 
 STEPS = Vocabulary("steps", size=512, steps_per_bar=16)
 EVENTS = Vocabulary("events", n_drums=10, deltas=(0, 3, 6, 12, 24, 48, 96))
@@ -31,12 +32,9 @@ def random_model(cfg: ModelConfig, vocab: Vocabulary, path, dtype=np.float32):
               "encoding": EncodingConfig(vocab.encoding).to_dict(),
               "kit": get_kit("9").to_dict()}
     weights = {k: v.numpy() for k, v in model.state_dict().items()}
-    save_model_file(path, header, weights, dtype=dtype)
-    loaded = load_model_file(path)
+    loaded = load_model_file(save_model_file(path, header, weights, dtype=dtype))
     # the torch model gets exactly the stored (possibly float16-rounded) weights
-    model.load_state_dict({k: torch.from_numpy(v.astype(np.float32)) if v.dtype.kind == "f"
-                           else torch.from_numpy(v) for k, v in loaded.weights.items()})
-    return model.eval(), loaded
+    return torch_model(loaded), loaded
 
 
 def compare(cfg, vocab, tmp_path, dtype=np.float32, B=3, T=40, shared_schedule=False):

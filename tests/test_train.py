@@ -130,7 +130,7 @@ def test_sigterm_saves_a_loadable_checkpoint(pattern_data, tmp_path):
     assert load_model_file(run / "model.npz").header["metrics"]["step"] == ckpt["step"]
 
 
-def test_corrupt_and_foreign_model_files(tmp_path, pattern_data):
+def test_corrupt_and_foreign_model_files(tmp_path):
     with pytest.raises(DrumrnnError, match="no model file"):
         load_model_file(tmp_path / "none.npz")
     junk = tmp_path / "junk.npz"

@@ -52,6 +52,24 @@ def evaluate_model(model: ModelFile, dataset: Dataset, split: str = "test",
     return sums.result(runtime.vocab.encoding, kit.class_names)
 
 
+def figures(encoding: str, sums: dict) -> dict:
+    """Loss (nats per target), perplexity and accuracies from sums over targets: ``nll``,
+    ``count``, ``right``; steps: ``event``/``event_right`` (targets with hits, BAR tokens
+    left out), ``silent``/``silent_right``; events: ``drum_right``, ``delta_right``. Absent
+    sums count as 0. Used by this module, training's validation and the n-gram baseline."""
+    count = max(sums.get("count", 0), 1)
+    loss = sums.get("nll", 0.0) / count
+    out = {"loss": loss, "perplexity": math.exp(min(loss, 50.0)),
+           "accuracy": sums.get("right", 0) / count}
+    if encoding == "steps":
+        out["event_accuracy"] = sums.get("event_right", 0) / max(sums.get("event", 0), 1)
+        out["no_event_accuracy"] = sums.get("silent_right", 0) / max(sums.get("silent", 0), 1)
+    else:
+        out["drum_accuracy"] = sums.get("drum_right", 0) / count
+        out["delta_accuracy"] = sums.get("delta_right", 0) / count
+    return out
+
+
 class _Sums:
     def __init__(self, n_classes: int):
         self.values = {"nll": 0.0, "count": 0, "right": 0, "event": 0, "event_right": 0,
@@ -61,17 +79,9 @@ class _Sums:
         self.fn = np.zeros(n_classes)
 
     def result(self, encoding: str, names) -> dict:
-        v = self.values
-        n = max(v["count"], 1)
-        loss = v["nll"] / n
-        out = {"tokens": v["count"], "loss": loss, "bits": loss / math.log(2),
-               "perplexity": math.exp(min(loss, 50.0)), "accuracy": v["right"] / n}
-        if encoding == "steps":
-            out["event_accuracy"] = v["event_right"] / max(v["event"], 1)
-            out["no_event_accuracy"] = v["silent_right"] / max(v["silent"], 1)
-        else:
-            out["drum_accuracy"] = v["drum_right"] / n
-            out["delta_accuracy"] = v["delta_right"] / n
+        common = figures(encoding, self.values)
+        out = {"tokens": self.values["count"], "loss": common["loss"],
+               "bits": common["loss"] / math.log(2), **common}
         out["per_class"] = {
             name: {"precision": float(tp / (tp + fp)) if tp + fp else float("nan"),
                    "recall": float(tp / (tp + fn)) if tp + fn else float("nan"),

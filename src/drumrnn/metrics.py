@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch.nn import functional as F
+
+from drumrnn.evaluate import figures
 
 
 def token_loss(logits: torch.Tensor, delta_logits: torch.Tensor | None, batch) -> torch.Tensor:
@@ -53,22 +53,10 @@ class MetricSums:
         if self.encoding == "steps":
             silent = targets == 0
             event = ~silent & (targets != self.bar)  # no BAR token: bar is -1, never a target
-            self._add("event_count", (event & mask).sum())
+            self._add("event", (event & mask).sum())
             self._add("event_right", (right & event & mask).sum())
-            self._add("silent_count", (silent & mask).sum())
+            self._add("silent", (silent & mask).sum())
             self._add("silent_right", (right & silent & mask).sum())
 
     def result(self) -> dict[str, float]:
-        s = self.sums
-        count = max(s.get("count", 0.0), 1.0)
-        loss = s.get("nll", 0.0) / count
-        out = {"loss": loss, "perplexity": math.exp(min(loss, 50.0)),
-               "accuracy": s.get("right", 0.0) / count}
-        if self.encoding == "steps":
-            out["event_accuracy"] = s.get("event_right", 0.0) / max(s.get("event_count", 0.0), 1.0)
-            out["no_event_accuracy"] = (s.get("silent_right", 0.0)
-                                        / max(s.get("silent_count", 0.0), 1.0))
-        else:
-            out["drum_accuracy"] = s.get("drum_right", 0.0) / count
-            out["delta_accuracy"] = s.get("delta_right", 0.0) / count
-        return out
+        return figures(self.encoding, self.sums)

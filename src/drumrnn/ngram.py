@@ -20,6 +20,7 @@ from drumrnn.atomic import atomic_path
 from drumrnn.batches import vocabulary_of
 from drumrnn.dataset import Dataset, load_dataset
 from drumrnn.errors import DrumrnnError
+from drumrnn.evaluate import figures
 from drumrnn.steps import step_layout
 
 FORMAT = "drumrnn-ngram"
@@ -249,7 +250,7 @@ class NGramModel:
         dict: ``total_nll`` (nats), ``tokens`` (targets scored), ``loss`` (nats per token),
         ``perplexity``, ``accuracy`` (argmax), ``event_accuracy`` (targets with hits, BAR
         tokens left out) and ``no_event_accuracy`` (silent targets), as
-        :meth:`drumrnn.metrics.MetricSums.result` names them.
+        :func:`drumrnn.evaluate.figures` names them.
         """
         tokens, positions, starts = _arrays(split_arrays, self.vocab_size, "the split")
         target = _index_in_track(starts) > 0
@@ -273,11 +274,10 @@ class NGramModel:
         right = best[inverse] == targets
         silent = targets == 0
         event = ~silent & (targets != self.bar_token)
-        loss = total / len(targets)
-        return {"total_nll": total, "tokens": len(targets), "loss": loss,
-                "perplexity": float(np.exp(min(loss, 50.0))), "accuracy": float(right.mean()),
-                "event_accuracy": float(right[event].sum() / max(event.sum(), 1)),
-                "no_event_accuracy": float(right[silent].sum() / max(silent.sum(), 1))}
+        sums = {"nll": total, "count": len(targets), "right": int(right.sum()),
+                "event": int(event.sum()), "event_right": int(right[event].sum()),
+                "silent": int(silent.sum()), "silent_right": int(right[silent].sum())}
+        return {"total_nll": total, "tokens": len(targets), **figures("steps", sums)}
 
     # -- generation -------------------------------------------------------------------------
     def generate(self, bars: int, num: int = 1, seed: int | None = None, temperature: float = 1.0,

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from drumrnn.batches import delta_ids
+from drumrnn.encoding import EncodingConfig
 from drumrnn.errors import DrumrnnError
 from drumrnn.events import EventsConfig, encode_events
 from drumrnn.hits import DrumHits
@@ -93,10 +94,10 @@ class DrumGenerator:
         self.runtime = NumpyDrumModel(model)
         _, self.profile = split_profile(model.weights)
         self.kit: Kit = kit_from_dict(model.header["kit"])
-        enc = model.header["encoding"]
-        self.encoding = enc["encoding"]
-        self.steps_config = StepsConfig(enc["steps_per_quarter"], enc["bar_tokens"])
-        self.events_config = EventsConfig(enc["ticks_per_quarter"], enc["max_delta"])
+        encoding = EncodingConfig.from_dict(model.header["encoding"])
+        self.encoding = encoding.encoding
+        self.steps_config: StepsConfig = encoding.steps
+        self.events_config: EventsConfig = encoding.events
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> DrumGenerator:

@@ -1,9 +1,9 @@
 """Benchmark evaluation: held-out likelihood (tokens/s) and musical statistics (seconds).
 
-* ``drumrnn.evaluate.evaluate_model`` of the bundled model on the GMD test split (whole
+* ``drumrnn.measure.evaluate.evaluate_model`` of the bundled model on the GMD test split (whole
   tracks, NumPy runtime, 32 rows at a time);
 * the n-gram baseline's scoring of the same split;
-* ``drumrnn.compare`` of the validation split's bars against the test split's (features of
+* ``drumrnn.measure.compare`` of the validation split's bars against the test split's (features of
   both sets plus the MGEval comparison, anchors included).
 
 Run: ``python bench/bench_evaluate.py [--groove PATH]``
@@ -22,12 +22,12 @@ from pathlib import Path
 
 from common import DEFAULT_GROOVE, machine, require_groove, timed, write_section
 
-from drumrnn.compare import compare, load_patterns
-from drumrnn.dataset import load_dataset, prepare
-from drumrnn.evaluate import evaluate_model
-from drumrnn.generate import bundled_model_path
-from drumrnn.model_file import load_model_file
-from drumrnn.ngram import NGramModel
+from drumrnn.data.dataset import load_dataset, prepare
+from drumrnn.generation.generate import bundled_model_path
+from drumrnn.measure.compare import compare, load_patterns
+from drumrnn.measure.evaluate import evaluate_model
+from drumrnn.measure.ngram import NGramModel
+from drumrnn.model.model_file import load_model_file
 
 
 def main() -> None:

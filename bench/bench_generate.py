@@ -31,8 +31,8 @@ from pathlib import Path  # noqa: E402
 
 from common import machine, time_command, write_section  # noqa: E402
 
-from drumrnn.generate import DrumGenerator, GenerateConfig, bundled_model_path  # noqa: E402
-from drumrnn.model_file import load_model_file  # noqa: E402
+from drumrnn.generation.generate import DrumGenerator, GenerateConfig, bundled_model_path  # noqa: E402
+from drumrnn.model.model_file import load_model_file  # noqa: E402
 
 BARS = 32
 CASES = (("32 bars, batch 1", 1, 0.030), ("16 x 32 bars, one batch", 16, 0.100))
@@ -50,8 +50,8 @@ def time_numpy(generator: DrumGenerator, num: int, repeats: int) -> list[float]:
 def time_torch(generator: DrumGenerator, num: int, repeats: int) -> list[float]:
     import torch
 
-    from drumrnn.model import Batch
-    from drumrnn.train import torch_model
+    from drumrnn.training.model import Batch
+    from drumrnn.training.train import torch_model
 
     torch.set_num_threads(1)
     model = torch_model(generator.model)

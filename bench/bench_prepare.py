@@ -24,8 +24,8 @@ from pathlib import Path
 
 from common import DEFAULT_GROOVE, machine, require_groove, time_command, timed, write_section
 
-from drumrnn.dataset import PrepareConfig, prepare
-from drumrnn.encoding import EncodingConfig
+from drumrnn.data.dataset import PrepareConfig, prepare
+from drumrnn.data.encoding import EncodingConfig
 
 TARGET = "whole GMD in under 2 s wall on 2 cores, cold cache"
 

@@ -1,6 +1,6 @@
 """Benchmark training throughput of every preset on the GMD against a bare PyTorch loop.
 
-For each preset, the real training loop (``drumrnn.train.Trainer``: batching, features,
+For each preset, the real training loop (``drumrnn.training.train.Trainer``: batching, features,
 loss, clipping, optimizer) runs ``--steps`` optimizer steps on the GMD train split with the
 preset's batch and window; next to it a bare loop (Embedding -> nn.RNN/GRU/LSTM -> Linear,
 cross-entropy, backward, the preset's optimizer) runs the same shapes (input and output
@@ -25,11 +25,11 @@ import torch
 from common import DEFAULT_GROOVE, machine, require_groove, write_section
 from torch import nn
 
-from drumrnn.batches import epoch_plan
-from drumrnn.dataset import PrepareConfig, prepare
-from drumrnn.encoding import EncodingConfig
-from drumrnn.presets import PRESETS
-from drumrnn.train import Trainer
+from drumrnn.data.dataset import PrepareConfig, prepare
+from drumrnn.data.encoding import EncodingConfig
+from drumrnn.training.batches import epoch_plan
+from drumrnn.training.presets import PRESETS
+from drumrnn.training.train import Trainer
 
 
 def bench_loop(preset, data: Path, steps: int, threads: int) -> tuple[float, float, Trainer]:

@@ -11,8 +11,8 @@ import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from drumrnn.atomic import write_text_atomic
-from drumrnn.groove import is_groove_folder
+from drumrnn.core.atomic import write_text_atomic
+from drumrnn.data.groove import is_groove_folder
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_GROOVE = REPO.parent / "shared/data/groove"
@@ -52,7 +52,7 @@ def time_command(argv: list[str], repeats: int) -> list[float]:
     times = []
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as tmp:
-            cmd = [sys.executable, "-m", "drumrnn.cli", *argv, "--out", str(Path(tmp) / "out")]
+            cmd = [sys.executable, "-m", "drumrnn", *argv, "--out", str(Path(tmp) / "out")]
             seconds, proc = timed(lambda cmd=cmd: subprocess.run(cmd, capture_output=True,
                                                                   text=True))
             if proc.returncode != 0:

@@ -1,9 +1,9 @@
 """RESULTS.md: every trained model and the n-gram baseline on the GMD test split.
 
 For each run folder under ``--runs`` (a ``model.npz`` each, e.g. from bench/train_presets.py)
-and for the bundled model: test likelihood and accuracy (``drumrnn.evaluate``, whole tracks,
+and for the bundled model: test likelihood and accuracy (``drumrnn.measure.evaluate``, whole tracks,
 NumPy runtime), then ``--patterns`` generated 8-bar patterns (temperature 1, seed 0)
-compared with the test split's bars (``drumrnn.compare``: mean overlapping area over all
+compared with the test split's bars (``drumrnn.measure.compare``: mean overlapping area over all
 features, the share of empty bars, similarity of each bar to the one before). The n-gram
 baseline is fitted here (order chosen on validation). Anchors: real drumming (validation
 bars against test bars, the ceiling) and uniformly random tokens (the floor).
@@ -21,8 +21,14 @@ from pathlib import Path
 import numpy as np
 from common import DEFAULT_GROOVE, REPO, machine, require_groove
 
-from drumrnn.atomic import write_text_atomic
-from drumrnn.compare import (
+from drumrnn.core.atomic import write_text_atomic
+from drumrnn.data.dataset import PrepareConfig, load_dataset, prepare
+from drumrnn.data.encoding import EncodingConfig
+from drumrnn.data.hits import DrumHits
+from drumrnn.data.kits import get_kit
+from drumrnn.data.timing import TimeMap
+from drumrnn.generation.generate import DrumGenerator, GenerateConfig, bundled_model_path, perform_steps
+from drumrnn.measure.compare import (
     compare_features,
     features,
     load_patterns,
@@ -30,16 +36,10 @@ from drumrnn.compare import (
     patterns_from_hits,
     random_patterns,
 )
-from drumrnn.dataset import PrepareConfig, load_dataset, prepare
-from drumrnn.encoding import EncodingConfig
-from drumrnn.evaluate import evaluate_model
-from drumrnn.generate import DrumGenerator, GenerateConfig, bundled_model_path, perform_steps
-from drumrnn.hits import DrumHits
-from drumrnn.kits import get_kit
-from drumrnn.model_file import load_model_file
-from drumrnn.ngram import NGramModel
-from drumrnn.profile import learn_profile, split_profile
-from drumrnn.timing import TimeMap
+from drumrnn.measure.evaluate import evaluate_model
+from drumrnn.measure.ngram import NGramModel
+from drumrnn.model.model_file import load_model_file
+from drumrnn.model.profile import learn_profile, split_profile
 
 BARS = 8
 

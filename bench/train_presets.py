@@ -22,8 +22,8 @@ from pathlib import Path
 
 from common import DEFAULT_GROOVE, machine, require_groove, write_section
 
-from drumrnn.model_file import load_model_file
-from drumrnn.presets import PRESETS
+from drumrnn.model.model_file import load_model_file
+from drumrnn.training.presets import PRESETS
 
 
 def data_folder(root: Path, preset: str) -> Path:
@@ -35,7 +35,7 @@ def data_folder(root: Path, preset: str) -> Path:
 def run_one(name: str, preset: str, overrides: list[str], data: Path, out: Path,
             minutes: float, eval_every: int | None) -> str:
     """Train one run (unless it finished in an earlier invocation); returns its command."""
-    cmd = [sys.executable, "-m", "drumrnn.cli", "train", str(data), "--preset", preset,
+    cmd = [sys.executable, "-m", "drumrnn", "train", str(data), "--preset", preset,
            "--out", str(out), "--minutes", str(minutes), "--threads", "1", "--quiet",
            *(["--eval-every", str(eval_every)] if eval_every else []), *overrides]
     if not (out / "model.npz").is_file():
@@ -78,7 +78,7 @@ def main() -> None:
             p = PRESETS[preset]
             folder = data_folder(root, preset)
             if not folder.exists():
-                cmd = [sys.executable, "-m", "drumrnn.cli", "prepare", str(groove), "--out",
+                cmd = [sys.executable, "-m", "drumrnn", "prepare", str(groove), "--out",
                        str(folder), "--encoding", p.encoding, "--quiet"]
                 subprocess.run(cmd + (["--bar-tokens"] if p.bar_tokens else []), check=True)
         with ThreadPoolExecutor(args.jobs) as pool:

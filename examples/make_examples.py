@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from drumrnn.hits import DrumHits
-from drumrnn.midi_write import write_midi
-from drumrnn.timing import TimeMap
+from drumrnn.data.hits import DrumHits
+from drumrnn.data.timing import TimeMap
+from drumrnn.render.midi_write import write_midi
 
 # One line per drum, one character per 16th step: x = hit, o = accent, . = rest.
 PATTERNS = {

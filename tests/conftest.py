@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
-from drumrnn.encoding import EncodingConfig
-from drumrnn.kits import get_kit
-from drumrnn.model_config import ModelConfig, Vocabulary
-from drumrnn.model_file import load_model_file, save_model_file
+from drumrnn.data.encoding import EncodingConfig
+from drumrnn.data.kits import get_kit
+from drumrnn.model.model_config import ModelConfig, Vocabulary
+from drumrnn.model.model_file import load_model_file, save_model_file
 
 # CI must not turn red on an example no one has seen before: there the property tests run
 # a fixed set of examples; elsewhere they explore new ones every run.
@@ -110,7 +110,7 @@ def bar_pattern_notes(bars: int, bar_patterns: list[dict[int, str]], channel: in
 def pattern_datasets(root: Path, bar_patterns: list[dict[int, str]], configs: dict) -> dict:
     """Prepare six files of a repeating pattern (8..18 bars) once per named EncodingConfig;
     returns name -> dataset folder, every split non-empty."""
-    from drumrnn.dataset import PrepareConfig, load_dataset, prepare
+    from drumrnn.data.dataset import PrepareConfig, load_dataset, prepare
 
     src = root / "midi"
     src.mkdir()

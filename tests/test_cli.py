@@ -6,8 +6,8 @@ import zipfile
 import pytest
 
 from drumrnn.cli import main
-from drumrnn.download import download_groove
-from drumrnn.errors import DrumrnnError
+from drumrnn.core.errors import DrumrnnError
+from drumrnn.data.download import download_groove
 from tests.conftest import rock_beat, write_midi_file
 
 
@@ -70,7 +70,7 @@ def test_bad_input_gives_one_line_and_nonzero_exit(capsys, tmp_path, argv, messa
 def test_console_script_exit_status_without_traceback(tmp_path):
     bad = tmp_path / "x.mid"
     bad.write_bytes(b"")
-    result = subprocess.run([sys.executable, "-m", "drumrnn.cli", "inspect", str(bad)],
+    result = subprocess.run([sys.executable, "-m", "drumrnn", "inspect", str(bad)],
                             capture_output=True, text=True)
     assert result.returncode == 1
     assert result.stderr == "drumrnn inspect: error: empty file\n"

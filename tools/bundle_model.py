@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from drumrnn.atomic import write_text_atomic
-from drumrnn.model_file import content_header, describe, load_model_file, save_model_file
+from drumrnn.core.atomic import write_text_atomic
+from drumrnn.model.model_file import content_header, describe, load_model_file, save_model_file
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET = REPO / "src/drumrnn/models/default.npz"

@@ -1,0 +1,69 @@
+"""The generate command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from drumrnn.core.errors import DrumrnnError
+
+
+def cmd_generate(args) -> int:
+    from drumrnn.data.midi_read import read_drum_hits
+    from drumrnn.data.timing import TimeMap
+    from drumrnn.generation.generate import DrumGenerator, GenerateConfig
+    from drumrnn.generation.primer import parse_pattern
+    from drumrnn.generation.sampling import SamplingConfig
+    from drumrnn.render.outputs import check_output_dir, write_patterns
+
+    sampling = SamplingConfig(args.temperature, args.top_k, args.top_p, args.greedy,
+                              args.beam_size, args.branch_factor)
+    config = GenerateConfig(args.bars, args.tempo, args.num, args.seed, args.random_state,
+                            not args.quantized, sampling)
+    if args.soundfont is not None and not args.soundfont.is_file():
+        raise DrumrnnError(f"no soundfont file at {args.soundfont}")
+    check_output_dir(args.out)
+    generator = DrumGenerator.load(args.model)
+    spq = generator.steps_config.steps_per_quarter
+    primer = None
+    if args.primer is not None:
+        primer = read_drum_hits(args.primer)
+    elif args.primer_pattern is not None:
+        primer = parse_pattern(args.primer_pattern, generator.kit, spq,
+                               TimeMap(((0.0, float(args.tempo)),)))
+    patterns = generator.generate(config, primer)
+    paths = write_patterns(patterns, args.out, generator.kit, args.bars, spq, wav=args.wav,
+                           png=args.png, soundfont=args.soundfont)
+    for path in paths:
+        print(path)
+    return 0
+
+
+def add_generate(sub) -> None:
+    p = sub.add_parser("generate", help="generate drum patterns (MIDI, WAV, PNG)")
+    p.add_argument("--model", type=Path, default=None,
+                   help="model file (default: the bundled pretrained model)")
+    p.add_argument("--bars", type=int, default=8, help="length in 4/4 bars, primer included")
+    p.add_argument("--tempo", type=float, default=120.0, help="bpm (default 120)")
+    p.add_argument("--num", type=int, default=1, help="variations, generated as one batch")
+    p.add_argument("--seed", type=int, default=None, help="same seed, same patterns")
+    s_ = p.add_argument_group("sampling")
+    s_.add_argument("--temperature", type=float, default=1.0,
+                    help="below 1 safer, above 1 wilder; 0.5-1.5 is useful (default 1)")
+    s_.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest steps")
+    s_.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (0, 1]")
+    s_.add_argument("--greedy", action="store_true", help="always the likeliest step")
+    s_.add_argument("--beam-size", type=int, default=0, help="beam search with this many beams")
+    s_.add_argument("--branch-factor", type=int, default=2, help="beam search branches per beam")
+    s_.add_argument("--random-state", type=float, default=0.0, metavar="SCALE",
+                    help="start from uniform noise in +-SCALE (RNN Drummer used 0.1)")
+    s_.add_argument("--quantized", action="store_true",
+                    help="hits exactly on the grid (default: the drummers' average feel)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--primer", type=Path, default=None, help="MIDI file to continue")
+    g.add_argument("--primer-pattern", default=None, metavar="TEXT",
+                   help="e.g. 'kick: x...x...; snare: ....x...; hh: x.x.x.x.'")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--wav", action="store_true", help="also render audio (General MIDI kit)")
+    p.add_argument("--soundfont", type=Path, default=None, help="SF2 soundfont for --wav")
+    p.add_argument("--png", action="store_true", help="also draw a drum grid")
+    p.set_defaults(func=cmd_generate)

@@ -1,0 +1,79 @@
+"""The train command."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from drumrnn.cli.common import add_config_options
+from drumrnn.core.errors import DrumrnnError
+
+
+def cmd_train(args) -> int:
+    import dataclasses
+
+    from drumrnn.model.model_config import ModelConfig
+    from drumrnn.training.presets import apply_overrides, get_preset
+    from drumrnn.training.train import Trainer
+    from drumrnn.training.train_config import TrainConfig
+
+    names = [f.name for cls in (ModelConfig, TrainConfig) for f in dataclasses.fields(cls)]
+    overrides = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+    progress = sys.stderr.isatty() and not args.quiet
+    if args.resume:
+        budget = {k: overrides.pop(k) for k in ("epochs", "minutes", "max_steps") if k in overrides}
+        if overrides:
+            raise DrumrnnError("a resumed run keeps its settings; only --epochs, --minutes and "
+                               f"--max-steps may change (got {', '.join(sorted(overrides))})")
+        trainer = Trainer.resume(args.resume, progress=progress, data_dir=args.data, **budget)
+    else:
+        if args.data is None or args.out is None:
+            raise DrumrnnError("give a prepared dataset folder and --out RUN_DIR (or --resume RUN_DIR)")
+        preset = get_preset(args.preset)
+        model_cfg, train_cfg = apply_overrides(preset, overrides)
+        _check_preset_fits(preset, args.data)
+        trainer = Trainer(args.data, args.out, model_cfg, train_cfg, preset.name, progress)
+    result = trainer.run()
+    best = result.best
+    if best:
+        line = (f"best validation: loss {best['val_loss']:.4f} nats, perplexity "
+                f"{best['val_perplexity']:.3f}, accuracy {best['val_accuracy']:.3f} at step "
+                f"{best['step']}")
+        if result.test:
+            line += (f"; test perplexity {result.test['test_perplexity']:.3f}, accuracy "
+                     f"{result.test['test_accuracy']:.3f}")
+        print(line)
+    print(f"stopped by {result.stopped_by} after {result.steps} steps; model: {result.model_path}")
+    if result.stopped_by in ("interrupted", "terminated"):
+        print(f"resume with: drumrnn train --resume {result.run_dir}")
+        return 130 if result.stopped_by == "interrupted" else 143
+    return 0
+
+
+def _check_preset_fits(preset, data_dir) -> None:
+    from drumrnn.data.dataset import load_dataset
+
+    encoding = load_dataset(data_dir).encoding
+    if encoding.encoding != preset.encoding:
+        raise DrumrnnError(f"preset {preset.name} reads the {preset.encoding} encoding; "
+                           f"{data_dir} holds {encoding.encoding} (prepare it with "
+                           f"--encoding {preset.encoding})")
+    if preset.bar_tokens and not encoding.bar_tokens:
+        raise DrumrnnError(f"preset {preset.name} needs BAR tokens; prepare {data_dir} "
+                           "with --bar-tokens")
+
+
+def add_train(sub) -> None:
+    from drumrnn.training.presets import PRESETS
+
+    p = sub.add_parser("train", help="train a drum language model on a prepared dataset",
+                       description="Presets: " + "; ".join(
+                           f"{p.name}: {p.description}" for p in PRESETS.values()))
+    p.add_argument("data", type=Path, nargs="?", help="prepared dataset folder")
+    p.add_argument("--preset", default="default", choices=list(PRESETS))
+    p.add_argument("--out", type=Path, help="run folder (checkpoints, metrics, model.npz)")
+    p.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                   help="continue the run in RUN_DIR from its last checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_config_options(p)
+    p.set_defaults(func=cmd_train)

@@ -1,0 +1,385 @@
+"""Prepared datasets: many MIDI files -> token arrays per split, with a JSON manifest.
+
+Layout of a prepared folder::
+
+    manifest.json             format version, configs, counts, vocabulary, files, skipped
+    train/tokens.npy ...      one .npy per array (memory-mappable), tracks concatenated
+    train/track_starts.npy    int64 offsets: track i is [starts[i], starts[i+1])
+    train/hit_starts.npy      (steps) the same for the per-hit arrays
+
+The folder is written atomically. On a re-run, files whose content hash is unchanged are
+taken from the previous output instead of being parsed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from drumrnn import __version__
+from drumrnn.core.atomic import atomic_directory
+from drumrnn.core.errors import DrumrnnError, MidiReadError
+from drumrnn.data.encoding import EncodedTrack, EncodingConfig, encode_track
+from drumrnn.data.groove import SPLITS, GrooveFilter, is_groove_folder, read_info
+from drumrnn.data.midi_read import MAX_FILE_MB, DrumSource, parse_drum_hits, read_bytes_checked
+
+FORMAT = "drumrnn-dataset"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+MIDI_SUFFIXES = (".mid", ".midi")
+#: Below this many files to parse, worker processes cost more than they save.
+PARALLEL_MIN_FILES = 200
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    """Everything that decides a prepared dataset's contents.
+
+    Attributes
+    ----------
+    encoding : EncodingConfig
+    source : DrumSource
+        Where the drums are in each file (default: channel 10).
+    groove_filter : GrooveFilter
+        Metadata filters, applied to Groove MIDI Dataset folders only.
+    split_fractions : (float, float, float)
+        Train/validation/test shares for plain folders (split by content hash).
+    max_file_mb : float
+        Files larger than this are skipped.
+    """
+
+    encoding: EncodingConfig = field(default_factory=EncodingConfig)
+    source: DrumSource = field(default_factory=DrumSource)
+    groove_filter: GrooveFilter = field(default_factory=GrooveFilter)
+    split_fractions: tuple[float, float, float] = (0.9, 0.05, 0.05)
+    max_file_mb: float = MAX_FILE_MB
+
+    def __post_init__(self) -> None:
+        fractions = self.split_fractions
+        if len(fractions) != 3 or min(fractions) < 0 or abs(sum(fractions) - 1) > 1e-6:
+            raise DrumrnnError(f"split fractions must be 3 shares summing to 1, got {fractions}")
+
+    def to_dict(self) -> dict:
+        return {"encoding": self.encoding.to_dict(), "kit": self.encoding.kit_obj.to_dict(),
+                "source": self.source.to_dict(), "groove_filter": self.groove_filter.to_dict(),
+                "split_fractions": list(self.split_fractions), "max_file_mb": self.max_file_mb}
+
+
+@dataclass
+class _Candidate:
+    path: Path
+    relpath: str
+    split: str | None  # None: decided by content hash
+    metadata: dict
+
+
+@dataclass
+class PrepareReport:
+    """What :func:`prepare` did: counts per split, skipped files and reused cache entries."""
+
+    out: Path
+    manifest: dict
+    parsed: int
+    reused: int
+
+    def summary(self) -> str:
+        splits = self.manifest["splits"]
+        parts = [f"{name} {s['files']} files / {s['tokens']} tokens / {s['hits']} hits"
+                 for name, s in splits.items()]
+        skipped = self.manifest["skipped"]
+        line = f"prepared {self.out}: " + "; ".join(parts)
+        if skipped:
+            reasons = Counter(s["reason"].split(";")[0].split(":")[0] for s in skipped)
+            shown = ", ".join(f"{n} {r}" for r, n in reasons.most_common(3))
+            line += f"; skipped {len(skipped)} files ({shown}; see manifest.json)"
+        return line
+
+
+def _hash_split(digest: str, fractions: tuple[float, float, float]) -> str:
+    share = int(digest[:8], 16) / 2**32
+    if share < fractions[0]:
+        return "train"
+    return "validation" if share < fractions[0] + fractions[1] else "test"
+
+
+def find_midi_files(folder: Path) -> list[Path]:
+    """Every .mid/.midi file under ``folder``, recursively, in a stable order."""
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES
+                  and not p.name.startswith("."))
+
+
+def _candidates(source: Path, config: PrepareConfig) -> tuple[str, list[_Candidate]]:
+    if source.is_file():
+        raise DrumrnnError(f"{source} is a file; prepare takes a folder of MIDI files")
+    if not source.is_dir():
+        raise DrumrnnError(f"no such folder: {source}")
+    if is_groove_folder(source):
+        entries = [e for e in read_info(source) if config.groove_filter.accepts(e)]
+        if not entries:
+            raise DrumrnnError("the filters keep no file of the Groove MIDI Dataset")
+        return "groove", [_Candidate(e.path, e.path.relative_to(source).as_posix(), e.split,
+                                     {"drummer": e.drummer, "style": e.style, "bpm": e.bpm,
+                                      "beat_type": e.beat_type,
+                                      "time_signature": e.time_signature})
+                          for e in entries]
+    if not config.groove_filter.is_empty():
+        raise DrumrnnError(f"{source} is not a Groove MIDI Dataset folder (no info.csv): "
+                           "style, beat type, drummer, bpm and time signature filters need one")
+    files = find_midi_files(source)
+    if not files:
+        raise DrumrnnError(f"no .mid or .midi files under {source}")
+    return "folder", [_Candidate(p, p.relative_to(source).as_posix(), None, {}) for p in files]
+
+
+def _encode_bytes(job: tuple[bytes, DrumSource, EncodingConfig]) -> EncodedTrack | str:
+    data, source, encoding = job
+    try:
+        hits = parse_drum_hits(data, source)
+        track = encode_track(hits, encoding)
+        if track.n_hits == 0:
+            pitches = ", ".join(str(p) for p in sorted(track.dropped)[:8])
+            return f"no hit is in kit {encoding.kit} (pitches {pitches})"
+        return track
+    except MidiReadError as exc:
+        return str(exc)
+
+
+def _parse_all(jobs: list, workers: int, progress: bool) -> list:
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(jobs), desc="reading MIDI", unit="file", disable=not progress,
+               leave=False)
+    try:
+        if workers <= 1 or len(jobs) < PARALLEL_MIN_FILES:
+            results = []
+            for job in jobs:
+                results.append(_encode_bytes(job))
+                bar.update()
+            return results
+        import multiprocessing
+
+        chunk = max(1, len(jobs) // (workers * 8))
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            results = []
+            for result in pool.imap(_encode_bytes, jobs, chunksize=chunk):
+                results.append(result)
+                bar.update()
+            return results
+    finally:
+        bar.close()
+
+
+def prepare(source: str | Path, out: str | Path, config: PrepareConfig = PrepareConfig(),
+            workers: int | None = None, progress: bool = False) -> PrepareReport:
+    """Read every MIDI file of ``source``, encode it and write a dataset folder ``out``.
+
+    ``source`` is a folder searched recursively for .mid/.midi, or a Groove MIDI Dataset
+    folder (recognized by its info.csv; its official split and ``config.groove_filter``
+    apply). Bad files are skipped and listed with their reason in the manifest; when no file
+    is kept, :class:`DrumrnnError` is raised and nothing is written.
+    """
+    source, out = Path(source), Path(out)
+    kind, candidates = _candidates(source, config)
+    workers = workers or os.cpu_count() or 1
+    previous = _previous_tracks(out, config)
+
+    skipped: list[dict] = []
+    seen: dict[str, str] = {}
+    pending: list[tuple[_Candidate, str, bytes | None]] = []
+    for cand in candidates:
+        try:
+            data = read_bytes_checked(cand.path, config.max_file_mb)
+        except MidiReadError as exc:
+            skipped.append({"path": cand.relpath, "reason": str(exc)})
+            continue
+        digest = hashlib.sha256(data).hexdigest()
+        if digest in seen:
+            skipped.append({"path": cand.relpath, "reason": f"duplicate of {seen[digest]}"})
+            continue
+        seen[digest] = cand.relpath
+        pending.append((cand, digest, None if digest in previous else data))
+
+    to_parse = [(data, config.source, config.encoding) for _, _, data in pending if data]
+    parsed = iter(_parse_all(to_parse, workers, progress))
+    kept: dict[str, list[tuple[dict, EncodedTrack]]] = {s: [] for s in SPLITS}
+    dropped_total: Counter[int] = Counter()
+    for cand, digest, data in pending:
+        result = next(parsed) if data else previous[digest]
+        if isinstance(result, str):
+            skipped.append({"path": cand.relpath, "reason": result, "sha256": digest})
+            continue
+        dropped_total.update(result.dropped)
+        split = cand.split or _hash_split(digest, config.split_fractions)
+        entry = {"path": cand.relpath, "sha256": digest, "split": split,
+                 "index": len(kept[split]), "tokens": int(len(next(iter(result.sequence.values())))),
+                 "hits": result.n_hits, "merged": result.merged,
+                 "dropped": {str(k): v for k, v in sorted(result.dropped.items())},
+                 **cand.metadata}
+        kept[split].append((entry, result))
+    if not any(kept.values()):
+        reasons = "; ".join(f"{s['path']}: {s['reason']}" for s in skipped[:3])
+        raise DrumrnnError(f"no usable file among {len(candidates)} under {source}"
+                           + (f" ({reasons}{'; ...' if len(skipped) > 3 else ''})" if reasons else ""))
+
+    text = json.dumps(_manifest(source, kind, config, kept, skipped, dropped_total), indent=1)
+    with atomic_directory(out) as tmp:
+        for split, tracks in kept.items():
+            _write_split(tmp / split, [t for _, t in tracks])
+        (tmp / MANIFEST).write_text(text + "\n", encoding="utf-8")
+    manifest = json.loads(text)
+    return PrepareReport(out, manifest, parsed=len(to_parse),
+                         reused=len(pending) - len(to_parse))
+
+
+def _manifest(source: Path, kind: str, config: PrepareConfig, kept: dict,
+              skipped: list[dict], dropped: Counter) -> dict:
+    splits = {}
+    for split, tracks in kept.items():
+        splits[split] = {"files": len(tracks),
+                         "tokens": sum(e["tokens"] for e, _ in tracks),
+                         "hits": sum(e["hits"] for e, _ in tracks)}
+    return {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "created_by": f"drumrnn {__version__}",
+        "source": {"path": str(source.resolve()), "kind": kind},
+        "config": config.to_dict(),
+        "splits": splits,
+        "vocabulary": _vocabulary(config.encoding, kept),
+        "dropped_pitches": {str(k): v for k, v in sorted(dropped.items())},
+        "files": [e for tracks in kept.values() for e, _ in tracks],
+        "skipped": skipped,
+    }
+
+
+def _vocabulary(encoding: EncodingConfig, kept: dict) -> dict:
+    """Token counts per split: the step-token vocabulary, or the drum and delta vocabularies."""
+    def counts(arrays: Iterable[np.ndarray]) -> dict[str, int]:
+        arrays = list(arrays)
+        if not arrays:
+            return {}
+        values, numbers = np.unique(np.concatenate(arrays), return_counts=True)
+        return {str(v): int(n) for v, n in zip(values.tolist(), numbers.tolist())}
+
+    kit = encoding.kit_obj
+    if encoding.encoding == "steps":
+        size = (1 << kit.n_classes) + (1 if encoding.bar_tokens else 0)
+        return {"size": size, "token_counts": {
+            s: counts(t.sequence["tokens"] for _, t in tracks) for s, tracks in kept.items()}}
+    return {"drums": kit.n_classes + 1,
+            "drum_counts": {s: counts(t.sequence["drums"] for _, t in tracks)
+                            for s, tracks in kept.items()},
+            "delta_counts": {s: counts(t.sequence["deltas"] for _, t in tracks)
+                             for s, tracks in kept.items()},
+            # The model's delta vocabulary: every delta seen in training, sorted.
+            "deltas": sorted({int(d) for _, t in kept["train"]
+                              for d in np.unique(t.sequence["deltas"]).tolist()})}
+
+
+def _write_split(folder: Path, tracks: list[EncodedTrack]) -> None:
+    folder.mkdir()
+    if not tracks:
+        return
+    for group, starts_name in (("sequence", "track_starts"), ("hits", "hit_starts")):
+        parts = [getattr(t, group) for t in tracks]
+        if not parts[0]:
+            continue
+        lengths = [len(next(iter(p.values()))) for p in parts]
+        np.save(folder / f"{starts_name}.npy", np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
+        for name in parts[0]:
+            np.save(folder / f"{name}.npy", np.concatenate([p[name] for p in parts]))
+
+
+def _previous_tracks(out: Path, config: PrepareConfig) -> dict[str, EncodedTrack | str]:
+    """Tracks (or skip reasons) of an earlier preparation in ``out`` with the same config,
+    by content hash."""
+    try:
+        dataset = load_dataset(out)
+    except DrumrnnError:
+        return {}
+    if dataset.manifest["config"] != json.loads(json.dumps(config.to_dict())):
+        return {}
+    splits = {name: dataset.split(name) for name in SPLITS}
+    tracks: dict[str, EncodedTrack | str] = {
+        s["sha256"]: s["reason"] for s in dataset.manifest["skipped"] if "sha256" in s}
+    for entry in dataset.manifest["files"]:
+        sequence, hits = splits[entry["split"]].track(entry["index"])
+        tracks[entry["sha256"]] = EncodedTrack(
+            sequence, hits, entry["hits"], entry["merged"],
+            Counter({int(k): v for k, v in entry["dropped"].items()}))
+    return tracks
+
+
+@dataclass
+class Split:
+    """One split of a prepared dataset: memory-mapped arrays of all its tracks."""
+
+    name: str
+    arrays: dict[str, np.ndarray]
+
+    @property
+    def n_tracks(self) -> int:
+        starts = self.arrays.get("track_starts")
+        return 0 if starts is None else len(starts) - 1
+
+    def track(self, index: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Track ``index``'s sequence arrays and per-hit arrays (copies, not memory maps)."""
+        if not 0 <= index < self.n_tracks:
+            raise IndexError(f"{self.name} has {self.n_tracks} tracks, no track {index}")
+        s, e = self.arrays["track_starts"][index:index + 2]
+        sequence = {k: np.array(v[s:e]) for k, v in self.arrays.items()
+                    if k not in ("track_starts", "hit_starts") and not k.startswith("hit_")}
+        hits = {}
+        if "hit_starts" in self.arrays:
+            hs, he = self.arrays["hit_starts"][index:index + 2]
+            hits = {k: np.array(v[hs:he]) for k, v in self.arrays.items()
+                    if k.startswith("hit_") and k != "hit_starts"}
+        return sequence, hits
+
+
+@dataclass
+class Dataset:
+    """A prepared dataset folder: its manifest and lazily memory-mapped splits."""
+
+    path: Path
+    manifest: dict
+
+    @property
+    def encoding(self) -> EncodingConfig:
+        return EncodingConfig.from_dict(self.manifest["config"]["encoding"])
+
+    def split(self, name: str) -> Split:
+        if name not in SPLITS:
+            raise DrumrnnError(f"unknown split {name!r}; choose one of {', '.join(SPLITS)}")
+        folder = self.path / name
+        try:
+            arrays = {p.stem: np.load(p, mmap_mode="r", allow_pickle=False)
+                      for p in sorted(folder.glob("*.npy"))}
+        except (OSError, ValueError) as exc:
+            raise DrumrnnError(f"{folder}: damaged array file ({exc})") from None
+        return Split(name, arrays)
+
+
+def load_dataset(path: str | Path) -> Dataset:
+    """Open a prepared dataset folder, checking its manifest's format and version."""
+    path = Path(path)
+    manifest_path = path / MANIFEST
+    if not manifest_path.is_file():
+        raise DrumrnnError(f"{path} is not a prepared dataset (no {MANIFEST}); "
+                           "run drumrnn prepare first")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DrumrnnError(f"{manifest_path}: unreadable manifest ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise DrumrnnError(f"{manifest_path} is not a drumrnn dataset manifest")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise DrumrnnError(f"{path}: dataset format version {manifest.get('format_version')} "
+                           f"is not supported (this drumrnn reads version {FORMAT_VERSION}); "
+                           "prepare it again")
+    return Dataset(path, manifest)

@@ -1,0 +1,340 @@
+"""Generate drum patterns with a model file, NumPy only (torch is never imported).
+
+The flow: a primer (or a first step drawn from how training pieces begin) -> tokens sampled
+step by step by :class:`drumrnn.generation.runtime.NumpyDrumModel` -> drum hits with velocities (and,
+for steps, the drummers' average microtiming) from the model's learned profile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from drumrnn.core.errors import DrumrnnError
+from drumrnn.data.encoding import EncodingConfig
+from drumrnn.data.events import EventsConfig, encode_events
+from drumrnn.data.hits import DrumHits
+from drumrnn.data.kits import Kit, kit_from_dict
+from drumrnn.data.steps import (
+    StepsConfig,
+    bar_token,
+    encode_steps,
+    hits_from_step_tokens,
+    step_layout,
+)
+from drumrnn.data.timing import TimeMap
+from drumrnn.generation.runtime import NumpyDrumModel
+from drumrnn.generation.sampling import SamplingConfig, gumbel_noise, log_softmax, sample
+from drumrnn.model.model_file import ModelFile, load_model_file
+from drumrnn.model.profile import split_profile
+from drumrnn.model.tracks import delta_ids
+
+MAX_BARS = 10_000
+BUNDLED_MODEL = "default.npz"
+NOISE_BLOCK = 32  # steps of sampling noise drawn at once (1 MB at batch 16)
+
+
+def bundled_model_path() -> Path:
+    """The pretrained model shipped inside the package."""
+    return Path(str(resources.files("drumrnn") / "models" / BUNDLED_MODEL))
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """What to generate.
+
+    Attributes
+    ----------
+    bars : int
+        Length of each pattern in 4/4 bars, primer included (1..10,000).
+    tempo : float
+        Quarter notes per minute written to the MIDI file.
+    num : int
+        Variations, generated together as one batch.
+    seed : int or None
+        Same seed, same patterns.
+    random_state : float
+        Start from a random state: uniform noise in +-scale (RNN Drummer: 0.1); 0 = zero state.
+    humanize : bool
+        Apply the profile's average microtiming (steps encoding); velocities always follow it.
+    sampling : SamplingConfig
+    """
+
+    bars: int = 8
+    tempo: float = 120.0
+    num: int = 1
+    seed: int | None = None
+    random_state: float = 0.0
+    humanize: bool = True
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.bars <= MAX_BARS:
+            raise DrumrnnError(f"bars must lie in 1..{MAX_BARS}, got {self.bars}")
+        if not 10 <= self.tempo <= 400:
+            raise DrumrnnError(f"tempo must lie in 10..400 bpm, got {self.tempo:g}")
+        if self.num < 1:
+            raise DrumrnnError(f"num must be at least 1, got {self.num}")
+        if self.random_state < 0:
+            raise DrumrnnError(f"random state scale must not be negative, got {self.random_state}")
+        beam = self.sampling.beam_size
+        if beam and self.num > beam:
+            raise DrumrnnError(f"beam search returns at most --beam-size ({beam}) patterns; "
+                               f"got --num {self.num}")
+
+
+class DrumGenerator:
+    """A model file ready to generate: ``DrumGenerator.load().generate(GenerateConfig())``."""
+
+    def __init__(self, model: ModelFile):
+        self.model = model
+        self.runtime = NumpyDrumModel(model)
+        _, self.profile = split_profile(model.weights)
+        self.kit: Kit = kit_from_dict(model.header["kit"])
+        encoding = EncodingConfig.from_dict(model.header["encoding"])
+        self.encoding = encoding.encoding
+        self.steps_config: StepsConfig = encoding.steps
+        self.events_config: EventsConfig = encoding.events
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> DrumGenerator:
+        """Load a model file; the bundled pretrained model when ``path`` is None."""
+        if path is None:
+            path = bundled_model_path()
+            if not path.is_file():
+                raise DrumrnnError("this installation has no bundled model; pass --model FILE")
+        return cls(load_model_file(path))
+
+    # -- public -----------------------------------------------------------------------------
+    def generate(self, config: GenerateConfig = GenerateConfig(),
+                 primer: DrumHits | None = None) -> list[DrumHits]:
+        """``config.num`` patterns of ``config.bars`` bars, continuing ``primer`` if given."""
+        # SFC64: half the cost of NumPy's default PCG64 for the sampling noise
+        rng = np.random.Generator(np.random.SFC64(config.seed))
+        time_map = TimeMap(((0.0, float(config.tempo)),), ((0.0, 4, 4),))
+        if primer is not None and len(primer) == 0:
+            raise DrumrnnError("the primer has no drum hits")
+        if self.encoding == "events":
+            if config.sampling.beam_size:
+                raise DrumrnnError("beam search works with steps models, not events models")
+            return self._generate_events(config, primer, rng, time_map)
+        return self._generate_steps(config, primer, rng, time_map)
+
+    # -- steps ------------------------------------------------------------------------------
+    def _primer_tokens(self, primer: DrumHits, bars: int) -> tuple[np.ndarray, int]:
+        sequence = encode_steps(primer, self.kit, self.steps_config)
+        if len(sequence.hit_steps) == 0:
+            raise DrumrnnError(f"the primer has no drum of kit {self.kit.name}")
+        per_bar = 4 * self.steps_config.steps_per_quarter
+        primer_bars = -(-sequence.n_steps // per_bar)
+        if primer_bars > bars:
+            raise DrumrnnError(f"the primer is {primer_bars} bars long; ask for more --bars")
+        return sequence.tokens, primer_bars
+
+    def _generate_steps(self, config: GenerateConfig, primer: DrumHits | None,
+                        rng: np.random.Generator, time_map: TimeMap) -> list[DrumHits]:
+        is_bar, position = step_layout(config.bars, 4 * self.steps_config.steps_per_quarter,
+                                       self.steps_config.bar_tokens)
+        n_slots = len(is_bar)
+        bar = bar_token(self.kit)
+        tokens = np.zeros((config.num, n_slots), dtype=np.int64)
+        if primer is not None:
+            fixed, primer_bars = self._primer_tokens(primer, config.bars)
+            n_fixed = len(fixed)
+            tokens[:, :n_fixed] = fixed
+        else:  # the first step as training pieces begin (a silent one without a profile)
+            primer_bars = 0
+            n_fixed = 2 if is_bar[0] else 1
+            tokens[:, 0] = bar
+            first = self.profile.get("first_tokens")
+            tokens[:, n_fixed - 1] = (rng.choice(len(first), size=config.num, p=first / first.sum())
+                                      if first is not None and first.sum() > 0 else 0)
+        if config.sampling.beam_size:
+            tokens = self._beam(tokens, n_fixed, is_bar, position, config, rng)
+        else:
+            self._sample_steps(tokens, n_fixed, is_bar, position, config, rng)
+        return [self._steps_to_hits(row, config, rng, time_map, primer, primer_bars)
+                for row in tokens]
+
+    def _inputs(self, position: np.ndarray):
+        """A function giving step ``s``'s runtime inputs besides the token (for the batch)."""
+        rt = self.runtime
+        L = rt.vocab.steps_per_bar
+        slots = np.arange(len(position))
+        schedule = rt.schedule(slots, np.r_[position[1:], 0])
+        lookback = rt.config.lookback
+
+        def inputs(tokens: np.ndarray, s: int) -> dict:
+            out = {"extra": None if schedule is None else schedule[s]}
+            if lookback:
+                now = tokens[:, s]
+                code = (now == tokens[:, s - L]) if s >= L else np.zeros(len(tokens), bool)
+                if s >= 2 * L:
+                    code = code + 2 * (now == tokens[:, s - 2 * L])
+                out["lookback"] = code
+            return out
+
+        return inputs
+
+    def _sample_steps(self, tokens, n_fixed, is_bar, position, config, rng) -> None:
+        rt, sampling = self.runtime, config.sampling
+        state = rt.start(len(tokens), config.random_state, rng)
+        bar = bar_token(self.kit)
+        inputs = self._inputs(position)
+        # plain temperature sampling: Gumbel-max with the noise drawn in blocks of steps into
+        # one reused buffer (one call instead of one per step; no fresh pages to fault in),
+        # scaled by the temperature (argmax(z / T + g) = argmax(z + T g))
+        fast = not (sampling.greedy or sampling.top_k or sampling.top_p < 1)
+        block = min(NOISE_BLOCK, tokens.shape[1])
+        noise = np.empty((block, rt.n_out, len(tokens)) if fast else 0, np.float32)  # logits.T
+        for s in range(tokens.shape[1] - 1):
+            if fast and (s == 0 or (s + 1) % block == 0):
+                gumbel_noise(rng, out=noise)
+                if sampling.temperature != 1:
+                    noise *= np.float32(sampling.temperature)
+            logits = rt.step(state, tokens[:, s], **inputs(tokens, s))
+            if s + 1 < n_fixed:
+                continue
+            if is_bar[s + 1]:
+                tokens[:, s + 1] = bar
+                continue
+            if self.steps_config.bar_tokens:
+                logits[:, bar] = -np.inf
+            if fast:  # on (V, B): the runtime's logits are a transposed view
+                scores = logits.T
+                scores += noise[(s + 1) % block]
+                tokens[:, s + 1] = scores.argmax(axis=0)
+            else:
+                tokens[:, s + 1] = sample(logits, sampling, rng)
+
+    def _beam(self, tokens, n_fixed, is_bar, position, config, rng) -> np.ndarray:
+        """Beam search: the ``config.num`` most likely continuations found."""
+        rt, sampling = self.runtime, config.sampling
+        beam, branch = sampling.beam_size, sampling.branch_factor
+        seqs = np.repeat(tokens[:1], beam, axis=0)
+        scores = np.full(beam, -np.inf)
+        scores[0] = 0.0  # all beams start identical: grow from one
+        state = rt.start(beam, config.random_state, rng)
+        bar = bar_token(self.kit)
+        inputs = self._inputs(position)
+        for s in range(seqs.shape[1] - 1):
+            logits = rt.step(state, seqs[:, s], **inputs(seqs, s))
+            if s + 1 < n_fixed or is_bar[s + 1]:
+                if s + 1 >= n_fixed:
+                    seqs[:, s + 1] = bar
+                continue
+            if self.steps_config.bar_tokens:
+                logits[:, bar] = -np.inf
+            logp = log_softmax(logits / np.float32(sampling.temperature))
+            top = np.argsort(-logp, axis=1)[:, :branch]
+            cand = (scores[:, None] + np.take_along_axis(logp, top, axis=1)).ravel()
+            best = np.argsort(-cand, kind="stable")[:beam]
+            rows, picks = best // branch, top.ravel()[best]
+            seqs = seqs[rows]
+            seqs[:, s + 1] = picks
+            scores = cand[best]
+            state = rt.select(state, rows)
+        return seqs[np.argsort(-scores, kind="stable")[: config.num]]
+
+    def _steps_to_hits(self, tokens, config, rng, time_map, primer, primer_bars) -> DrumHits:
+        per_bar = 4 * self.steps_config.steps_per_quarter
+        quarters, pitches, velocities = perform_steps(
+            tokens, self.kit, self.profile, self.steps_config.steps_per_quarter, rng,
+            config.humanize, skip_steps=primer_bars * per_bar)
+        return _with_primer(primer, self.kit, quarters, pitches, velocities, time_map,
+                            config.bars * 4.0)
+
+    # -- events -----------------------------------------------------------------------------
+    def _generate_events(self, config: GenerateConfig, primer: DrumHits | None,
+                         rng: np.random.Generator, time_map: TimeMap) -> list[DrumHits]:
+        rt, vocab, sampling = self.runtime, self.runtime.vocab, config.sampling
+        deltas = np.asarray(vocab.deltas)
+        tpq = self.events_config.ticks_per_quarter
+        total = config.bars * 4 * tpq
+        rest = self.kit.n_classes
+
+        if primer is not None:
+            seq = encode_events(primer, self.kit, self.events_config)
+            if not (seq.drums != rest).any():
+                raise DrumrnnError(f"the primer has no drum of kit {self.kit.name}")
+            primer_end = int(np.cumsum(seq.deltas)[-1])
+            if primer_end >= total:
+                raise DrumrnnError("the primer is longer than --bars")
+            drums = [np.full(config.num, d) for d in seq.drums]
+            ids = [np.full(config.num, i) for i in delta_ids(seq.deltas, vocab)]
+        else:
+            primer_end = -1
+            first = self.profile.get("first_drums")
+            p = first / first.sum() if first is not None and first.sum() else None
+            drums = [rng.choice(rest + 1, size=config.num, p=p)]
+            starts = self.profile.get("first_deltas")
+            ticks = rng.choice(starts, size=config.num) if starts is not None and len(starts) \
+                else np.zeros(config.num)
+            ids = [delta_ids(np.asarray(ticks), vocab)]
+        state = rt.start(config.num, config.random_state, rng)
+        for s in range(len(drums) - 1):  # run the primer through the network
+            rt.step(state, drums[s], index=s, deltas=ids[s])
+        clock = deltas[np.stack(ids)].sum(axis=0)
+        limit = 64 * config.bars + len(drums)
+        while clock.min() < total and len(drums) < limit:
+            logits = rt.step(state, drums[-1], index=len(drums) - 1, deltas=ids[-1])
+            drums.append(sample(logits[:, :rt.n_out], sampling, rng))
+            ids.append(sample(logits[:, rt.n_out:], sampling, rng))
+            clock = clock + deltas[ids[-1]]
+        all_drums, all_ticks = np.stack(drums, 1), np.cumsum(deltas[np.stack(ids, 1)], axis=1)
+        patterns = []
+        for d, t in zip(all_drums, all_ticks):
+            keep = (d != rest) & (t < total) & (t > primer_end)
+            classes, ticks = d[keep], t[keep]
+            sixteenths = np.round(ticks / max(tpq // 4, 1)).astype(np.int64)
+            velocities = profile_velocities(self.profile, classes, sixteenths, rng)
+            patterns.append(_with_primer(primer, self.kit, ticks / tpq,
+                                         self.kit.output_pitches[classes], velocities, time_map,
+                                         config.bars * 4.0))
+        return patterns
+
+
+def profile_velocities(profile: dict, classes: np.ndarray, positions: np.ndarray,
+                       rng: np.random.Generator) -> np.ndarray:
+    """Velocities for hits of ``classes`` at bar ``positions`` (16th steps): the profile's
+    mean plus half its spread of noise, or 100 without a profile."""
+    mean = profile.get("velocity_mean")
+    if mean is None:
+        return np.full(len(classes), 100, dtype=np.int64)
+    P = mean.shape[1]
+    cell = (classes, positions % P)
+    v = mean[cell] + 0.5 * profile["velocity_std"][cell] * rng.standard_normal(len(classes))
+    return np.clip(np.round(v), 1, 127).astype(np.int64)
+
+
+def perform_steps(tokens: np.ndarray, kit: Kit, profile: dict, steps_per_quarter: int,
+                  rng: np.random.Generator, humanize: bool = True, skip_steps: int = 0):
+    """Turn step tokens into played hits: ``(quarters, pitches, velocities)`` arrays.
+
+    Velocities follow the profile; with ``humanize`` each hit also moves by the profile's
+    average offset for its drum and position. Hits before ``skip_steps`` are left out.
+    """
+    per_bar = 4 * steps_per_quarter
+    steps, classes = hits_from_step_tokens(tokens, kit)
+    keep = steps >= skip_steps
+    steps, classes = steps[keep], classes[keep]
+    velocities = profile_velocities(profile, classes, steps % per_bar, rng)
+    offsets = np.zeros(len(steps))
+    if humanize and "offset_mean" in profile:
+        offsets = profile["offset_mean"][classes, steps % per_bar]
+    quarters = np.maximum((steps + offsets) / steps_per_quarter, 0.0)
+    return quarters, kit.output_pitches[classes], velocities
+
+
+def _with_primer(primer: DrumHits | None, kit: Kit, quarters, pitches, velocities,
+                 time_map: TimeMap, end_quarter: float) -> DrumHits:
+    """Generated hits after the primer's own hits (those of the kit), unchanged."""
+    if primer is not None:
+        in_kit = kit.classes_of(primer.pitches) >= 0
+        quarters = np.concatenate([primer.quarters[in_kit], quarters])
+        pitches = np.concatenate([primer.pitches[in_kit], pitches])
+        velocities = np.concatenate([primer.velocities[in_kit], velocities])
+    return DrumHits(quarters, pitches, velocities, time_map, end_quarter=end_quarter)

@@ -1,0 +1,169 @@
+"""Held-out likelihood of a model file on a prepared dataset, with the NumPy runtime.
+
+Every track of the split is run from a zero state over its whole length (no windows), so
+the figures use all the context a generating model would have. No torch needed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from drumrnn.core.errors import DrumrnnError
+from drumrnn.data.dataset import Dataset
+from drumrnn.data.kits import kit_from_dict
+from drumrnn.generation.runtime import NumpyDrumModel
+from drumrnn.generation.sampling import log_softmax
+from drumrnn.model.figures import figures
+from drumrnn.model.model_file import ModelFile
+from drumrnn.model.tracks import TrackArrays, track_arrays
+
+
+def check_compatible(model: ModelFile, dataset: Dataset) -> None:
+    """A :class:`DrumrnnError` unless the model reads the dataset's encoding and kit."""
+    config = dataset.manifest["config"]
+    if model.header["kit"]["name"] != config["kit"]["name"]:
+        raise DrumrnnError(f"the model plays kit {model.header['kit']['name']} but the data is "
+                           f"prepared with kit {config['kit']['name']}")
+    enc_m, enc_d = model.header["encoding"], config["encoding"]
+    keys = ("encoding", "steps_per_quarter", "bar_tokens") if enc_d["encoding"] == "steps" else (
+        "encoding", "ticks_per_quarter", "max_delta")
+    differ = [k for k in keys if enc_m.get(k) != enc_d.get(k)]
+    if differ:
+        raise DrumrnnError("the model and the data use different encodings ("
+                           + ", ".join(f"{k}: {enc_m.get(k)} vs {enc_d.get(k)}" for k in differ) + ")")
+
+
+def evaluate_model(model: ModelFile, dataset: Dataset, split: str = "test",
+                   batch: int = 32) -> dict:
+    """Likelihood and accuracy of ``model`` on a split.
+
+    Returns a dict: ``tokens`` predicted, ``loss`` (nats per token), ``bits`` (per token),
+    ``perplexity``, ``accuracy``; for steps ``event_accuracy`` (targets with hits) and
+    ``no_event_accuracy``; for events ``drum_accuracy`` and ``delta_accuracy``; and
+    ``per_class``: precision, recall and support of each drum class in the argmax prediction.
+    """
+    check_compatible(model, dataset)
+    runtime = NumpyDrumModel(model)
+    tracks = track_arrays(dataset.split(split), runtime.vocab)
+    kit = kit_from_dict(model.header["kit"])
+    sums = _Sums(kit.n_classes)
+    _run_all(runtime, tracks, batch, kit.n_classes, sums)
+    return sums.result(runtime.vocab.encoding, kit.class_names)
+
+
+class _Sums:
+    def __init__(self, n_classes: int):
+        self.values = {"nll": 0.0, "count": 0, "right": 0, "event": 0, "event_right": 0,
+                       "silent": 0, "silent_right": 0, "drum_right": 0, "delta_right": 0}
+        self.tp = np.zeros(n_classes)
+        self.fp = np.zeros(n_classes)
+        self.fn = np.zeros(n_classes)
+
+    def result(self, encoding: str, names) -> dict:
+        common = figures(encoding, self.values)
+        out = {"tokens": self.values["count"], "loss": common["loss"],
+               "bits": common["loss"] / math.log(2), **common}
+        out["per_class"] = {
+            name: {"precision": float(tp / (tp + fp)) if tp + fp else float("nan"),
+                   "recall": float(tp / (tp + fn)) if tp + fn else float("nan"),
+                   "support": int(tp + fn)}
+            for name, tp, fp, fn in zip(names, self.tp, self.fp, self.fn)}
+        return out
+
+
+def _run_all(runtime: NumpyDrumModel, tracks: TrackArrays, batch: int, n_classes: int,
+             sums: _Sums) -> None:
+    """Run every track through ``batch`` rows; a row that finishes its track starts the
+    next one from a zero state, so no row waits for the longest track."""
+    vocab = runtime.vocab
+    events = vocab.encoding == "events"
+    queue = [int(t) for t in np.argsort(-tracks.lengths, kind="stable") if tracks.lengths[t] > 1]
+    B = min(batch, len(queue))
+    if B == 0:
+        raise DrumrnnError("the split has no track longer than one token")
+    pos = np.zeros(B, np.int64)  # global index of each row's current input token
+    end = np.zeros(B, np.int64)
+    live = np.ones(B, bool)
+    state = runtime.start(B)
+
+    def load(row: int) -> None:
+        if queue:
+            track = queue.pop(0)
+            pos[row], end[row] = tracks.starts[track], tracks.starts[track + 1]
+            runtime.reset_rows(state, np.arange(B) == row)
+        else:
+            live[row] = False
+
+    for row in range(B):
+        load(row)
+    bits = np.arange(n_classes)
+    rows = np.arange(B)
+    while live.any():
+        now = np.where(live, pos, 0)
+        nxt = np.where(live, pos + 1, 1)
+        if events:
+            logits = runtime.step(state, tracks.ids[now], index=tracks.index[now],
+                                  deltas=tracks.delta_ids[now])
+        else:
+            logits = runtime.step(state, tracks.ids[now], index=tracks.index[now],
+                                  lookback=tracks.lookback[now],
+                                  next_position=tracks.position[nxt])
+        target = tracks.ids[nxt]
+        v = sums.values
+        if events:
+            n_out = runtime.n_out
+            drum_lp = log_softmax(logits[:, :n_out])
+            delta_lp = log_softmax(logits[:, n_out:])
+            delta_target = tracks.delta_ids[nxt]
+            nll = -(drum_lp[rows, target] + delta_lp[rows, delta_target])
+            drum_pred, delta_pred = drum_lp.argmax(1), delta_lp.argmax(1)
+            right = (drum_pred == target) & (delta_pred == delta_target)
+            v["drum_right"] += int(((drum_pred == target) & live).sum())
+            v["delta_right"] += int(((delta_pred == delta_target) & live).sum())
+            pred_hits = (drum_pred[:, None] == bits) & live[:, None]
+            true_hits = (target[:, None] == bits) & live[:, None]
+        else:
+            lp = log_softmax(logits)
+            nll = -lp[rows, target]
+            pred = lp.argmax(1)
+            right = pred == target
+            silent = target == 0
+            event = ~silent & (target != vocab.bar_token)
+            v["event"] += int((event & live).sum())
+            v["event_right"] += int((event & right & live).sum())
+            v["silent"] += int((silent & live).sum())
+            v["silent_right"] += int((silent & right & live).sum())
+            step_pred = np.where(pred == vocab.bar_token, 0, pred)
+            step_true = np.where(target == vocab.bar_token, 0, target)
+            pred_hits = (((step_pred[:, None] >> bits) & 1) == 1) & live[:, None]
+            true_hits = (((step_true[:, None] >> bits) & 1) == 1) & live[:, None]
+        v["nll"] += float(nll[live].sum())
+        v["count"] += int(live.sum())
+        v["right"] += int((right & live).sum())
+        sums.tp += (pred_hits & true_hits).sum(0)
+        sums.fp += (pred_hits & ~true_hits).sum(0)
+        sums.fn += (~pred_hits & true_hits).sum(0)
+        pos += live
+        for row in np.flatnonzero(live & (pos + 1 >= end)):
+            load(int(row))
+
+
+def format_evaluation(result: dict) -> str:
+    """A readable table of :func:`evaluate_model`'s result."""
+    lines = [f"tokens predicted: {result['tokens']}",
+             f"loss: {result['loss']:.4f} nats/token ({result['bits']:.4f} bits), "
+             f"perplexity {result['perplexity']:.3f}",
+             f"accuracy: {result['accuracy']:.4f}"]
+    if "event_accuracy" in result:
+        lines.append(f"event accuracy: {result['event_accuracy']:.4f}, no-event accuracy: "
+                     f"{result['no_event_accuracy']:.4f}")
+    else:
+        lines.append(f"drum accuracy: {result['drum_accuracy']:.4f}, delta accuracy: "
+                     f"{result['delta_accuracy']:.4f}")
+    lines.append("per class (argmax prediction): precision / recall / support")
+    width = max(len(n) for n in result["per_class"])
+    for name, c in result["per_class"].items():
+        lines.append(f"  {name:<{width}}  {c['precision']:.3f} / {c['recall']:.3f} / {c['support']}")
+    return "\n".join(lines)

@@ -1,0 +1,64 @@
+"""Write generated patterns: MIDI always, WAV and PNG on request; all or nothing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from drumrnn.core.atomic import temp_file_beside
+from drumrnn.core.errors import DrumrnnError
+from drumrnn.data.hits import DrumHits
+from drumrnn.data.kits import Kit
+from drumrnn.render.drum_grid import draw_grid
+from drumrnn.render.midi_write import hits_to_score
+
+
+def check_output_dir(out: str | Path) -> Path:
+    """Create ``out`` if needed; a :class:`DrumrnnError` if it cannot be written to."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DrumrnnError(f"cannot create output folder {out}: {exc.strerror or exc}") from None
+    if not out.is_dir() or not os.access(out, os.W_OK | os.X_OK):
+        raise DrumrnnError(f"output folder {out} is not writable")
+    return out
+
+
+def write_patterns(patterns: list[DrumHits], out: str | Path, kit: Kit, bars: int,
+                   steps_per_quarter: int = 4, wav: bool = False, png: bool = False,
+                   soundfont: str | Path | None = None, stem: str = "drums") -> list[Path]:
+    """Write ``stem_N.mid`` (and ``.wav``/``.png``) for each pattern; returns the paths.
+
+    Every file is first written under a temporary name; only when all are complete are they
+    renamed into place, so a failure leaves no partial output behind.
+    """
+    out = check_output_dir(out)
+    renderer = None
+    if wav:
+        from drumrnn.render.audio import Renderer
+
+        renderer = Renderer(soundfont)
+    staged: list[tuple[Path, Path]] = []
+
+    def stage(target: Path) -> Path:
+        """A temporary file for ``target``, removed again unless everything succeeds."""
+        staged.append((temp_file_beside(target, target.suffix), target))
+        return staged[-1][0]
+
+    try:
+        for number, hits in enumerate(patterns, start=1):
+            name = f"{stem}_{number}"
+            score = hits_to_score(hits, track_name=f"drumrnn {name}")
+            score.dump_midi(str(stage(out / f"{name}.mid")))
+            if renderer is not None:
+                renderer.render(score, stage(out / f"{name}.wav"))
+            if png:
+                draw_grid(hits, kit, stage(out / f"{name}.png"), bars, steps_per_quarter,
+                          title=name)
+        for tmp, target in staged:
+            os.replace(tmp, target)
+        return [target for _, target in staged]
+    finally:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)

@@ -1,0 +1,188 @@
+"""The drum language model in PyTorch: embedding -> RNN/GRU/LSTM stack -> (attention) -> head.
+
+One module serves every cell type and both encodings. For ``events`` it reads a drum and a
+delta per step and has two output heads whose cross-entropies are summed (RNN Drummer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from drumrnn.model.model_config import ModelConfig, Vocabulary
+
+_RNN = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+
+
+@dataclass
+class Batch:
+    """One training window for B parallel streams of T steps.
+
+    ``inputs``/``targets``: (B, T) token ids (events: drum ids; ``delta_*`` the delta ids).
+    ``index``: (B, T) each input step's index in its track (binary counters use index + 1).
+    ``next_position``: (B, T) the target step's position in its bar.
+    ``lookback``: (B, T, 2) float flags. ``mask``: (B, T) 1 where the target is real.
+    ``reset``: (B,) 1 where a stream starts a new track (its carried state is dropped).
+    """
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    mask: torch.Tensor
+    reset: torch.Tensor
+    index: torch.Tensor | None = None
+    next_position: torch.Tensor | None = None
+    lookback: torch.Tensor | None = None
+    delta_inputs: torch.Tensor | None = None
+    delta_targets: torch.Tensor | None = None
+
+
+class LocalAttention(nn.Module):
+    """Dot-product attention of each output over the previous N outputs of the top layer.
+
+    Magenta's drum_kit attends over its last 32 outputs inside the cell; attending over the
+    RNN's outputs after the stack keeps the fast fused RNN kernels and gives each step the
+    same view of its recent past. A zero "null" slot lets a step attend to nothing.
+    """
+
+    def __init__(self, hidden: int, length: int):
+        super().__init__()
+        self.length = length
+        self.query = nn.Linear(hidden, hidden, bias=False)
+        self.key = nn.Linear(hidden, hidden, bias=False)
+        self.out = nn.Linear(2 * hidden, hidden)
+
+    def forward(self, outputs: torch.Tensor, memory: torch.Tensor, valid: torch.Tensor):
+        """``outputs`` (B, T, H); ``memory`` (B, N, H) previous outputs, ``valid`` (B, N) bool.
+
+        Returns the combined outputs (B, T, H) and the new (memory, valid).
+        """
+        B, T, H = outputs.shape
+        N = self.length
+        history = torch.cat([memory, outputs], dim=1)  # (B, N + T, H)
+        ok = torch.cat([valid, torch.ones(B, T, dtype=torch.bool, device=outputs.device)], 1)
+        scores = torch.bmm(self.query(outputs), self.key(history).transpose(1, 2)) / H ** 0.5
+        # output t (at history position N + t) sees positions N + t - N .. N + t - 1
+        j = torch.arange(N + T, device=outputs.device)
+        t = torch.arange(T, device=outputs.device)[:, None] + N
+        band = (j[None, :] >= t - N) & (j[None, :] < t)
+        allowed = band[None] & ok[:, None, :]
+        scores = scores.masked_fill(~allowed, float("-inf"))
+        null = torch.zeros(B, T, 1, device=outputs.device, dtype=scores.dtype)
+        weights = torch.softmax(torch.cat([scores, null], dim=2), dim=2)[..., :-1]
+        context = torch.bmm(weights, history)
+        combined = torch.tanh(self.out(torch.cat([outputs, context], dim=2)))
+        return combined, history[:, -N:], ok[:, -N:]
+
+
+class DrumLM(nn.Module):
+    """Next-token drum language model; see :class:`ModelConfig` for the options."""
+
+    def __init__(self, config: ModelConfig, vocab: Vocabulary):
+        super().__init__()
+        self.config, self.vocab = config, vocab
+        events = vocab.encoding == "events"
+        n_in = vocab.n_drums if events else vocab.size
+        size = 0
+        if config.embedding:
+            self.embed = nn.Embedding(n_in, config.embedding)
+            size += config.embedding
+            if events:
+                self.embed_delta = nn.Embedding(len(vocab.deltas), config.embedding)
+                size += config.embedding
+        else:
+            size += n_in + (len(vocab.deltas) if events else 0)
+        if config.position_embedding:
+            self.embed_position = nn.Embedding(64, config.position_embedding)
+            size += config.position_embedding
+        size += config.counter_bits + (2 if config.lookback else 0)
+        self.input_size = size
+        self.rnn = _RNN[config.cell](size, config.hidden, config.layers, batch_first=True,
+                                     dropout=config.dropout if config.layers > 1 else 0.0)
+        self.attention = LocalAttention(config.hidden, config.attention) if config.attention else None
+        self.drop = nn.Dropout(config.dropout)
+        width = config.hidden
+        if config.dense:
+            self.dense = nn.Sequential(nn.Linear(width, config.dense), nn.BatchNorm1d(config.dense),
+                                       nn.ReLU(), nn.Dropout(config.dense_dropout))
+            width = config.dense
+        else:
+            self.dense = None
+        self.head = nn.Linear(width, n_in)
+        self.delta_head = nn.Linear(width, len(vocab.deltas)) if events else None
+
+    # -- state ------------------------------------------------------------------------------
+    def initial_state(self, batch: int, device=None) -> dict:
+        """Zero recurrent state (and empty attention memory) for ``batch`` streams."""
+        h = torch.zeros(self.config.layers, batch, self.config.hidden, device=device)
+        state = {"h": h}
+        if self.config.cell == "lstm":
+            state["c"] = torch.zeros_like(h)
+        if self.attention is not None:
+            state["memory"] = torch.zeros(batch, self.config.attention, self.config.hidden,
+                                          device=device)
+            state["valid"] = torch.zeros(batch, self.config.attention, dtype=torch.bool,
+                                         device=device)
+        return state
+
+    @staticmethod
+    def reset_state(state: dict, reset: torch.Tensor) -> dict:
+        """Zero the state of streams where ``reset`` (B,) is true."""
+        keep = (~reset.bool()).to(state["h"].dtype)
+        out = {"h": state["h"] * keep[None, :, None]}
+        if "c" in state:
+            out["c"] = state["c"] * keep[None, :, None]
+        if "memory" in state:
+            out["memory"] = state["memory"] * keep[:, None, None]
+            out["valid"] = state["valid"] & ~reset.bool()[:, None]
+        return out
+
+    # -- forward ----------------------------------------------------------------------------
+    def features(self, batch: Batch) -> torch.Tensor:
+        """The RNN's input vectors (B, T, input_size) for a batch."""
+        parts = []
+        cfg, vocab = self.config, self.vocab
+        if cfg.embedding:
+            parts.append(self.embed(batch.inputs))
+            if vocab.encoding == "events":
+                parts.append(self.embed_delta(batch.delta_inputs))
+        else:
+            n_in = vocab.n_drums if vocab.encoding == "events" else vocab.size
+            parts.append(F.one_hot(batch.inputs, n_in).float())
+            if vocab.encoding == "events":
+                parts.append(F.one_hot(batch.delta_inputs, len(vocab.deltas)).float())
+        if cfg.position_embedding:
+            parts.append(self.embed_position(batch.next_position.clamp(0, 63)))
+        if cfg.counter_bits:
+            n = (batch.index + 1)[..., None]
+            bits = (n >> torch.arange(cfg.counter_bits, device=n.device)) & 1
+            parts.append(bits.float() * 2 - 1)
+        if cfg.lookback:
+            parts.append(batch.lookback)
+        return torch.cat(parts, dim=-1)
+
+    def forward(self, batch: Batch, state: dict) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
+        """Logits for every step: (B, T, V) and, for events, delta logits (B, T, D); new state."""
+        state = self.reset_state(state, batch.reset)
+        x = self.features(batch)
+        rnn_state = (state["h"], state["c"]) if self.config.cell == "lstm" else state["h"]
+        out, rnn_state = self.rnn(x, rnn_state)
+        new_state = ({"h": rnn_state[0], "c": rnn_state[1]} if self.config.cell == "lstm"
+                     else {"h": rnn_state})
+        if self.attention is not None:
+            out, new_state["memory"], new_state["valid"] = self.attention(
+                out, state["memory"], state["valid"])
+        out = self.drop(out)
+        if self.dense is not None:
+            B, T, H = out.shape
+            out = self.dense(out.reshape(B * T, H)).reshape(B, T, -1)
+        logits = self.head(out)
+        delta_logits = self.delta_head(out) if self.delta_head is not None else None
+        return logits, delta_logits, new_state
+
+
+def detach_state(state: dict) -> dict:
+    """The state cut from the autograd graph (truncated backprop through time)."""
+    return {k: v.detach() for k, v in state.items()}

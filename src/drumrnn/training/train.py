@@ -1,0 +1,382 @@
+"""Training: one loop for every cell type and encoding, with validation, checkpoints, resume.
+
+A run folder holds ``checkpoint-last.pt`` and ``checkpoint-best.pt`` (model, optimizer,
+scheduler, RNG and carried state: resuming from the last one reproduces an uninterrupted run
+bit for bit on CPU), ``metrics.csv``, and ``model.npz`` (the best weights as a model file).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from drumrnn.core.atomic import atomic_path, write_text_atomic
+from drumrnn.core.errors import DrumrnnError
+from drumrnn.data.dataset import load_dataset
+from drumrnn.model.model_config import ModelConfig
+from drumrnn.model.model_file import content_header, load_model_file, save_model_file
+from drumrnn.model.profile import learn_profile, split_profile
+from drumrnn.model.tracks import TrackArrays, track_arrays, vocabulary_of
+from drumrnn.training.batches import epoch_plan, gather
+from drumrnn.training.metrics import MetricSums, token_loss
+from drumrnn.training.model import Batch, DrumLM, detach_state
+from drumrnn.training.train_config import TrainConfig
+
+CHECKPOINT_LAST = "checkpoint-last.pt"
+CHECKPOINT_BEST = "checkpoint-best.pt"
+MODEL_FILE = "model.npz"
+METRICS_CSV = "metrics.csv"
+DEFAULT_EPOCHS = 20
+
+
+def default_threads() -> int:
+    """The cores not busy with other work: extra torch threads on a busy core collapse."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    busy = int(round(os.getloadavg()[0])) if hasattr(os, "getloadavg") else 0
+    return max(1, (cores or 1) - busy)
+
+
+def to_batch(arrays: dict[str, np.ndarray], device) -> Batch:
+    tensors = {k: torch.from_numpy(np.ascontiguousarray(v)).to(device) for k, v in arrays.items()}
+    return Batch(**tensors)
+
+
+@torch.no_grad()
+def evaluate(model: DrumLM, tracks: TrackArrays, batch_size: int = 64, window: int = 256,
+             device=None) -> dict[str, float]:
+    """Metrics of ``model`` over every target of ``tracks``, each track read whole from a zero
+    state (as ``drumrnn evaluate`` reads it)."""
+    was_training = model.training
+    model.eval()
+    vocab = model.vocab
+    sums = MetricSums(vocab.encoding, bar_token=vocab.bar_token)
+    plan = epoch_plan(tracks, batch_size, window, "stateful", seed=0, epoch=0, whole_tracks=True)
+    carried = model.initial_state(batch_size, device)
+    for rows, length, independent in zip(plan.rows, plan.lengths, plan.independent):
+        batch = to_batch(gather(tracks, rows, int(length)), device)
+        if independent:
+            logits, delta_logits, _ = model(batch, model.initial_state(batch_size, device))
+        else:
+            logits, delta_logits, carried = model(batch, carried)
+        sums.update(logits, delta_logits, batch)
+    model.train(was_training)
+    return sums.result()
+
+
+@dataclass
+class TrainResult:
+    """How a training run ended."""
+
+    run_dir: Path
+    model_path: Path | None
+    steps: int
+    stopped_by: str
+    best: dict = field(default_factory=dict)
+    test: dict = field(default_factory=dict)
+
+
+class _StopFlag:
+    """Turns SIGTERM and a first Ctrl+C into a request to stop at the next step boundary."""
+
+    def __init__(self):
+        self.reason: str | None = None
+
+    def __enter__(self):
+        self._old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            signal.signal(signal.SIGINT, self._handle)
+            signal.signal(signal.SIGTERM, self._handle)
+        except ValueError:  # not the main thread: no signal handling
+            self._old = {}
+        return self
+
+    def _handle(self, signum, frame):
+        if self.reason is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.reason = "interrupted" if signum == signal.SIGINT else "terminated"
+
+    def __exit__(self, *exc):
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+
+def _optimizer(model: DrumLM, cfg: TrainConfig):
+    params = model.parameters()
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adagrad":
+        return torch.optim.Adagrad(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
+
+
+def _save_torch(path: Path, payload: dict) -> None:
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.getvalue())
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """A training checkpoint (tensors and plain values only; no code is unpickled)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DrumrnnError(f"no checkpoint at {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for damaged files
+        raise DrumrnnError(f"{path} is not a readable drumrnn checkpoint "
+                           f"({str(exc).splitlines()[0][:160]})") from None
+
+
+class Trainer:
+    """One training run: build with the configs, then :meth:`run`."""
+
+    def __init__(self, data_dir: str | Path, run_dir: str | Path, model_cfg: ModelConfig,
+                 train_cfg: TrainConfig, preset: str | None = None, progress: bool = False,
+                 log=print):
+        self.dataset = load_dataset(data_dir)
+        self.run_dir = Path(run_dir)
+        self.model_cfg, self.cfg, self.preset = model_cfg, train_cfg, preset
+        self.progress, self.log = progress, log
+        self.vocab = vocabulary_of(self.dataset)
+        if self.vocab.encoding == "events" and (model_cfg.counter_bits or model_cfg.lookback
+                                                 or model_cfg.position_embedding):
+            raise DrumrnnError("counters, lookback and position embedding need the steps encoding")
+        self.train_tracks = track_arrays(self.dataset.split("train"), self.vocab)
+        self.valid_tracks = track_arrays(self.dataset.split("validation"), self.vocab)
+        if self.train_tracks.n_targets == 0:
+            raise DrumrnnError("the training split has no track longer than one token")
+        torch.set_num_threads(train_cfg.threads or default_threads())
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        torch.manual_seed(train_cfg.seed)
+        self.model = DrumLM(model_cfg, self.vocab).to(self.device)
+        self.optimizer = _optimizer(self.model, train_cfg)
+        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            self.optimizer, factor=train_cfg.plateau_factor, patience=train_cfg.plateau_patience)
+        self.step = self.epoch = self.batch_in_epoch = 0
+        self.elapsed = 0.0
+        self.tokens = 0
+        self.best: dict = {}
+        self.evals_since_best = 0
+        self.history: list[dict] = []
+        self._plan_len = 0
+        self.state = self.model.initial_state(train_cfg.batch, self.device)
+        self.profile = learn_profile(self.dataset)
+        self.manifest_sha256 = hashlib.sha256(
+            (self.dataset.path / "manifest.json").read_bytes()).hexdigest()
+
+    # -- checkpoints -------------------------------------------------------------------------
+    def _checkpoint(self) -> dict:
+        return {"format": "drumrnn-checkpoint", "format_version": 1,
+                "model_config": json.dumps(self.model_cfg.to_dict()),
+                "train_config": json.dumps(self.cfg.to_dict()),
+                "preset": self.preset or "", "data_dir": str(self.dataset.path),
+                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": json.dumps(self.scheduler.state_dict()),
+                "rng": torch.get_rng_state(), "carried": self.state,
+                "step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
+                "elapsed": self.elapsed, "tokens": self.tokens,
+                "best": json.dumps(self.best), "evals_since_best": self.evals_since_best,
+                "history": json.dumps(self.history)}
+
+    @classmethod
+    def resume(cls, run_dir: str | Path, progress: bool = False, log=print,
+               data_dir: str | Path | None = None, **budget) -> Trainer:
+        """Continue the run in ``run_dir`` from its last checkpoint; ``budget`` may change
+        ``epochs``, ``minutes`` or ``max_steps``."""
+        ckpt = load_checkpoint(Path(run_dir) / CHECKPOINT_LAST)
+        model_cfg = ModelConfig.from_dict(json.loads(ckpt["model_config"]))
+        cfg = TrainConfig.from_dict({**json.loads(ckpt["train_config"]),
+                                     **{k: v for k, v in budget.items() if v is not None}})
+        trainer = cls(data_dir or ckpt["data_dir"], run_dir, model_cfg, cfg,
+                      ckpt["preset"] or None, progress, log)
+        trainer.model.load_state_dict(ckpt["model"])
+        trainer.optimizer.load_state_dict(ckpt["optimizer"])
+        trainer.scheduler.load_state_dict(json.loads(ckpt["scheduler"]))
+        torch.set_rng_state(ckpt["rng"])
+        trainer.state = {k: v.to(trainer.device) for k, v in ckpt["carried"].items()}
+        for name in ("step", "epoch", "batch_in_epoch", "elapsed", "tokens", "evals_since_best"):
+            setattr(trainer, name, ckpt[name])
+        trainer.best = json.loads(ckpt["best"])
+        trainer.history = json.loads(ckpt["history"])
+        return trainer
+
+    def _save_model_file(self, metrics: dict) -> Path:
+        manifest = self.dataset.manifest
+        header = {"model": self.model_cfg.to_dict(), "vocabulary": self.vocab.to_dict(),
+                  "encoding": manifest["config"]["encoding"], "kit": manifest["config"]["kit"],
+                  "preset": self.preset,
+                  "dataset": {"path": str(self.dataset.path),
+                              "manifest_sha256": self.manifest_sha256,
+                              "train_tokens": manifest["splits"]["train"]["tokens"]},
+                  "training": self.cfg.to_dict(), "metrics": metrics}
+        weights = {k: v.detach().cpu().numpy() for k, v in self.model.state_dict().items()}
+        return save_model_file(self.run_dir / MODEL_FILE, header, {**weights, **self.profile})
+
+    def _write_metrics(self) -> None:
+        if not self.history:
+            return
+        names = list(dict.fromkeys(k for row in self.history for k in row))
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=names)
+        writer.writeheader()
+        writer.writerows(self.history)
+        write_text_atomic(self.run_dir / METRICS_CSV, buffer.getvalue())
+
+    # -- loop ------------------------------------------------------------------------------
+    def _budget_reached(self) -> str | None:
+        cfg = self.cfg
+        epochs = cfg.epochs or (0 if cfg.minutes or cfg.max_steps else DEFAULT_EPOCHS)
+        if epochs and self.epoch >= epochs:
+            return "epochs"
+        if cfg.max_steps and self.step >= cfg.max_steps:
+            return "steps"
+        if cfg.minutes and self.elapsed >= cfg.minutes * 60:
+            return "minutes"
+        if cfg.patience and self.evals_since_best >= cfg.patience:
+            return "early stopping"
+        return None
+
+    def _validate(self, train_loss: float, final: bool = False) -> dict:
+        """Validate, log, keep the best model; a ``final`` validation (a run stopping between
+        scheduled ones) changes no training state, so that resuming stays exact."""
+        metrics = evaluate(self.model, self.valid_tracks, device=self.device)
+        row = {"step": self.step, "epoch": round(self.epoch + self.batch_in_epoch
+                                                 / max(self._plan_len, 1), 3),
+               "elapsed_s": round(self.elapsed, 1), "tokens": self.tokens,
+               "tokens_per_s": round(self.tokens / max(self.elapsed, 1e-9)),
+               "lr": self.optimizer.param_groups[0]["lr"], "train_loss": round(train_loss, 5),
+               **{f"val_{k}": round(v, 5) for k, v in metrics.items()}}
+        if final:
+            _save_torch(self.run_dir / CHECKPOINT_LAST, self._checkpoint())
+        self.history.append(row)
+        improved = not self.best or metrics["loss"] < self.best["val_loss"]
+        if improved:
+            self.best = {"step": self.step, **{f"val_{k}": v for k, v in metrics.items()}}
+            self._save_model_file(self.best)
+        if not final:
+            self.scheduler.step(metrics["loss"])
+            self.evals_since_best = 0 if improved else self.evals_since_best + 1
+            if improved:
+                _save_torch(self.run_dir / CHECKPOINT_BEST, self._checkpoint())
+            _save_torch(self.run_dir / CHECKPOINT_LAST, self._checkpoint())
+        self._write_metrics()
+        if self._writer is not None:
+            for key, value in row.items():
+                if key not in ("step", "epoch"):
+                    self._writer.add_scalar(key, value, self.step)
+        return row
+
+    def run(self) -> TrainResult:
+        """Train until the budget, early stopping or a stop signal; returns how it ended."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._writer = _tensorboard(self.run_dir)
+        cfg, model = self.cfg, self.model
+        model.train()
+        from tqdm import tqdm
+
+        bar = tqdm(desc="training", unit="step", disable=not self.progress, initial=self.step,
+                   dynamic_ncols=True)
+        loss_sum = loss_count = 0.0
+        stopped_by = self._budget_reached()
+        last_eval_step = self.history[-1]["step"] if self.history else -1
+        val_ppl = f"{self.history[-1]['val_perplexity']:.2f}" if self.history else "-"
+        try:
+            with _StopFlag() as stop:
+                while stopped_by is None:
+                    plan = epoch_plan(self.train_tracks, cfg.batch, cfg.window, cfg.mode,
+                                      cfg.seed, self.epoch)
+                    self._plan_len = len(plan)
+                    while self.batch_in_epoch < len(plan) and stopped_by is None:
+                        started = time.perf_counter()
+                        b = self.batch_in_epoch
+                        arrays = gather(self.train_tracks, plan.rows[b], int(plan.lengths[b]))
+                        batch = to_batch(arrays, self.device)
+                        independent = bool(plan.independent[b])
+                        state_in = (model.initial_state(cfg.batch, self.device) if independent
+                                    else self.state)
+                        logits, delta_logits, state = model(batch, state_in)
+                        loss = token_loss(logits, delta_logits, batch)
+                        self.optimizer.zero_grad(set_to_none=True)
+                        loss.backward()
+                        if cfg.clip and cfg.clip_mode == "norm":
+                            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+                        elif cfg.clip:
+                            torch.nn.utils.clip_grad_value_(model.parameters(), cfg.clip)
+                        self.optimizer.step()
+                        if not independent:
+                            self.state = detach_state(state)
+                        self.step += 1
+                        self.batch_in_epoch += 1
+                        self.tokens += int(arrays["mask"].sum())
+                        loss_sum += loss.item()
+                        loss_count += 1
+                        self.elapsed += time.perf_counter() - started
+                        if self.step % cfg.eval_every == 0:
+                            row = self._validate(loss_sum / loss_count)
+                            last_eval_step = self.step
+                            loss_sum = loss_count = 0.0
+                            val_ppl = f"{row['val_perplexity']:.2f}"
+                        if self.progress and (self.step % 10 == 0 or loss_count == 0):
+                            bar.set_postfix(loss=f"{float(loss):.3f}", val_ppl=val_ppl,
+                                            tok_s=round(self.tokens / max(self.elapsed, 1e-9)),
+                                            left=self._time_left(), refresh=False)
+                        bar.update()
+                        stopped_by = stop.reason or self._budget_reached()
+                    if self.batch_in_epoch >= len(plan):
+                        self.epoch += 1
+                        self.batch_in_epoch = 0
+                        stopped_by = stopped_by or self._budget_reached()
+                if self.step != last_eval_step:
+                    self._validate(loss_sum / max(loss_count, 1), final=True)
+        finally:
+            bar.close()
+            if self._writer is not None:
+                self._writer.close()
+        test = self._test_metrics()
+        return TrainResult(self.run_dir, self.run_dir / MODEL_FILE if self.best else None,
+                           self.step, stopped_by, self.best, test)
+
+    def _time_left(self) -> str:
+        if not self.cfg.minutes:
+            return "-"
+        return f"{max(self.cfg.minutes * 60 - self.elapsed, 0) / 60:.1f}m"
+
+    def _test_metrics(self) -> dict:
+        """Test-split metrics of the best weights, also stored in the model file."""
+        split = self.dataset.split("test")
+        if split.n_tracks == 0 or not self.best:
+            return {}
+        best = load_model_file(self.run_dir / MODEL_FILE)
+        model = torch_model(best).to(self.device)
+        metrics = evaluate(model, track_arrays(split, self.vocab), device=self.device)
+        test = {f"test_{k}": v for k, v in metrics.items()}
+        header = {**content_header(best.header), "metrics": {**best.header["metrics"], **test}}
+        save_model_file(self.run_dir / MODEL_FILE, header, best.weights)
+        return test
+
+
+def torch_model(model_file) -> DrumLM:
+    """The PyTorch module of a loaded model file, in evaluation mode."""
+    network, _ = split_profile(model_file.weights)
+    model = DrumLM(model_file.config, model_file.vocabulary)
+    model.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in network.items()})
+    return model.eval()
+
+
+def _tensorboard(run_dir: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is optional
+        return None
+    return SummaryWriter(str(run_dir / "tensorboard"))

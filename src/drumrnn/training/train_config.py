@@ -1,0 +1,80 @@
+"""Training configuration (optimizer, windows, budget, validation), without torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from drumrnn.core.configs import StoredConfig, check_at_least_one, check_not_negative
+from drumrnn.core.errors import DrumrnnError
+
+OPTIMIZERS = ("adam", "adagrad", "sgd")
+MODES = ("stateful", "random")
+CLIP_MODES = ("norm", "value")
+
+
+@dataclass(frozen=True)
+class TrainConfig(StoredConfig):
+    """How a model is trained.
+
+    Attributes
+    ----------
+    batch, window : int
+        Parallel streams and steps per window (truncated backprop through time).
+    mode : str
+        ``stateful``: consecutive windows of each track carry the hidden state (reset at
+        track boundaries); ``random``: independent random windows from a zero state.
+    optimizer : str
+        ``adam`` (default), ``adagrad`` or ``sgd``; ``lr`` its learning rate.
+    clip, clip_mode : float, str
+        Gradient clipping: by global ``norm`` (default) or elementwise ``value``; 0 = off.
+    weight_decay : float
+    epochs, minutes, max_steps : float
+        Budget: training stops at the first one reached; 0 = no limit from that one
+        (with all three 0, training runs 20 epochs).
+    eval_every : int
+        Validation every this many optimizer steps (and at the end).
+    patience : int
+        Early stopping: validations without improvement before stopping; 0 = never.
+    plateau_patience, plateau_factor
+        Multiply the learning rate by ``plateau_factor`` after this many validations
+        without improvement.
+    seed : int
+    threads : int
+        torch CPU threads; 0 = the idle cores.
+    """
+
+    _what = "training"
+
+    batch: int = 64
+    window: int = 128
+    mode: str = "stateful"
+    optimizer: str = "adam"
+    lr: float = 2e-3
+    clip: float = 3.0
+    clip_mode: str = "norm"
+    weight_decay: float = 0.0
+    epochs: float = 0.0
+    minutes: float = 0.0
+    max_steps: int = 0
+    eval_every: int = 200
+    patience: int = 6
+    plateau_patience: int = 2
+    plateau_factor: float = 0.5
+    seed: int = 0
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        check_at_least_one(self, ("batch", "window", "eval_every"))
+        check_not_negative(self, ("epochs", "minutes", "max_steps", "clip", "weight_decay",
+                                  "patience", "threads", "plateau_patience"))
+        if self.lr <= 0:
+            raise DrumrnnError(f"lr must be positive, got {self.lr}")
+        if self.optimizer not in OPTIMIZERS:
+            raise DrumrnnError(f"unknown optimizer {self.optimizer!r}; choose one of "
+                               f"{', '.join(OPTIMIZERS)}")
+        if self.mode not in MODES:
+            raise DrumrnnError(f"unknown mode {self.mode!r}; choose stateful or random")
+        if self.clip_mode not in CLIP_MODES:
+            raise DrumrnnError(f"clip_mode must be norm or value, got {self.clip_mode!r}")
+        if not 0 < self.plateau_factor <= 1:
+            raise DrumrnnError(f"plateau_factor must lie in (0, 1], got {self.plateau_factor}")

@@ -1,0 +1,118 @@
+"""The NumPy runtime computes the same logits as the PyTorch model (to 1e-5)."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from drumrnn.data.encoding import EncodingConfig
+from drumrnn.data.kits import get_kit
+from drumrnn.generation.runtime import NumpyDrumModel
+from drumrnn.model.model_config import ModelConfig, Vocabulary
+from drumrnn.model.model_file import load_model_file, save_model_file
+from drumrnn.training.model import Batch, DrumLM
+from drumrnn.training.train import torch_model
+
+STEPS = Vocabulary("steps", size=512, steps_per_bar=16)
+EVENTS = Vocabulary("events", n_drums=10, deltas=(0, 3, 6, 12, 24, 48, 96))
+
+
+def random_model(cfg: ModelConfig, vocab: Vocabulary, path, dtype=np.float32):
+    torch.manual_seed(1)
+    model = DrumLM(cfg, vocab)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.uniform_(-0.3, 0.3)
+        if cfg.dense:
+            model.dense[1].running_mean.uniform_(-0.5, 0.5)
+            model.dense[1].running_var.uniform_(0.5, 2.0)
+    header = {"model": cfg.to_dict(), "vocabulary": vocab.to_dict(),
+              "encoding": EncodingConfig(vocab.encoding).to_dict(),
+              "kit": get_kit("9").to_dict()}
+    weights = {k: v.numpy() for k, v in model.state_dict().items()}
+    loaded = load_model_file(save_model_file(path, header, weights, dtype=dtype))
+    # the torch model gets exactly the stored (possibly float16-rounded) weights
+    return torch_model(loaded), loaded
+
+
+def compare(cfg, vocab, tmp_path, dtype=np.float32, B=3, T=40, shared_schedule=False):
+    """``shared_schedule``: every row at the same index and position, passed to the runtime
+    as one :meth:`schedule` row for the batch (as generation does)."""
+    model, loaded = random_model(cfg, vocab, tmp_path / "m.npz", dtype)
+    rng = np.random.default_rng(0)
+    n_in = vocab.n_drums if vocab.encoding == "events" else vocab.size
+    tokens = rng.integers(0, n_in, (B, T))
+    deltas = rng.integers(0, max(len(vocab.deltas), 1), (B, T))
+    index = np.tile(np.arange(T), (B, 1)) + 5
+    position = rng.integers(0, 16, (1 if shared_schedule else B, T)).repeat(
+        B if shared_schedule else 1, axis=0)
+    lookback = rng.integers(0, 2, (B, T, 2))
+    batch = Batch(torch.from_numpy(tokens), torch.from_numpy(tokens), torch.ones(B, T),
+                  torch.ones(B, dtype=torch.bool), torch.from_numpy(index),
+                  torch.from_numpy(position), torch.from_numpy(lookback).float(),
+                  torch.from_numpy(deltas), torch.from_numpy(deltas))
+    with torch.no_grad():
+        logits, delta_logits, _ = model(batch, model.initial_state(B))
+    expected = logits.numpy() if delta_logits is None else np.concatenate(
+        [logits.numpy(), delta_logits.numpy()], axis=-1)
+    runtime = NumpyDrumModel(loaded)
+    state = runtime.start(B)
+    if shared_schedule:
+        rows = runtime.schedule(index[0], position[0])
+        got = np.stack([runtime.step(state, tokens[:, t], extra=rows[t], lookback=lookback[:, t],
+                                     deltas=deltas[:, t]) for t in range(T)], axis=1)
+    else:
+        got = np.stack([runtime.step(state, tokens[:, t], index=index[:, t],
+                                     next_position=position[:, t], lookback=lookback[:, t],
+                                     deltas=deltas[:, t]) for t in range(T)], axis=1)
+    np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+@pytest.mark.parametrize("vocab", [STEPS, EVENTS], ids=["steps", "events"])
+@pytest.mark.parametrize("embedding", [0, 12])
+def test_logits_equal_pytorch_for_every_cell_and_encoding(tmp_path, cell, vocab, embedding):
+    compare(ModelConfig(cell, layers=2, hidden=24, embedding=embedding), vocab, tmp_path)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+@pytest.mark.parametrize("B", [1, 4])
+def test_logits_with_one_schedule_row_for_the_batch(tmp_path, cell, B):
+    cfg = ModelConfig(cell, layers=2, hidden=16, embedding=8, counter_bits=6,
+                      position_embedding=4, lookback=True)
+    compare(cfg, STEPS, tmp_path, B=B, shared_schedule=True)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+def test_logits_with_every_extra_input_attention_and_dense(tmp_path, cell):
+    cfg = ModelConfig(cell, layers=3, hidden=16, embedding=8, counter_bits=6,
+                      position_embedding=4, lookback=True, attention=6, dense=12)
+    compare(cfg, STEPS, tmp_path, T=50)
+
+
+def test_float16_storage_keeps_logits_equal(tmp_path):
+    cfg = ModelConfig("lstm", layers=2, hidden=32, embedding=16, position_embedding=8,
+                      counter_bits=6, lookback=True)
+    compare(cfg, STEPS, tmp_path, dtype=np.float16)
+    assert load_model_file(tmp_path / "m.npz").header["weights_dtype"] == "float16"
+
+
+def test_runtime_and_generation_never_import_torch(tmp_path):
+    cfg = ModelConfig("gru", layers=1, hidden=16, embedding=8)
+    random_model(cfg, STEPS, tmp_path / "m.npz")
+    code = f"""
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("torch is blocked in this test")
+sys.meta_path.insert(0, Block())
+from drumrnn.cli import main
+sys.exit(main(["generate", "--model", r"{tmp_path / 'm.npz'}", "--bars", "2",
+               "--out", r"{tmp_path / 'out'}", "--seed", "1"]))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out" / "drums_1.mid").is_file()

@@ -8,12 +8,20 @@ feature as in MGEval (Yang & Lerch 2018, "On the evaluation of generative models
 the distribution of distances within the reference set (intra-set) against the distances
 between the sets (inter-set), each smoothed with a Gaussian KDE; the overlapping area (OA,
 1 = indistinguishable) and the KL divergence KL(intra || inter) (0 = indistinguishable).
+
+Beside those distributions, :func:`figures` gives the set-level figures that say whether a
+drummer grooves and plays with feel (repetition against a density-matched control, pattern
+holding, groove bars, hits per bar; velocity and timing spreads in ms), computed for the
+generated set, the reference (and its beats and fills apart, when the pieces say which they
+are) and both anchors; the groove gap sums up how far a set's groove figures are from the
+reference's.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,13 +43,17 @@ MAX_DISTANCES = 3000  # distances per KDE
 
 @dataclass
 class Piece:
-    """One piece on the 16th grid: hits as (step, class, velocity) and raw onsets (quarters)."""
+    """One piece on the 16th grid: hits as (step, class, velocity) and raw onsets (quarters);
+    its tempo (quarters per minute, NaN when unknown) and whether it is a ``beat`` or a
+    ``fill`` (None when unknown)."""
 
     steps: np.ndarray
     classes: np.ndarray
     velocities: np.ndarray
     quarters: np.ndarray
     bar_starts: np.ndarray  # steps at which 4/4 bars of 16 steps start
+    qpm: float = float("nan")
+    kind: str | None = None
 
 
 @dataclass
@@ -53,12 +65,36 @@ class PatternSet:
     skipped: list[str] = field(default_factory=list)
 
 
-def _piece(steps, classes, velocities, quarters, positions) -> Piece:
+def _piece(steps, classes, velocities, quarters, positions, qpm: float = float("nan"),
+           kind: str | None = None) -> Piece:
     starts = np.flatnonzero(positions == 0)
     ends = np.r_[starts[1:], len(positions)]
     bars = starts[(ends - starts) == STEPS_PER_BAR]  # 4/4 bars only
     return Piece(np.asarray(steps), np.asarray(classes), np.asarray(velocities),
-                 np.asarray(quarters), bars)
+                 np.asarray(quarters), bars, float(qpm), kind)
+
+
+_KIND_IN_NAME = re.compile(r"_(beat|fill)_")
+
+
+def kind_from_name(name: str) -> str | None:
+    """``beat`` or ``fill`` from a GMD-style file name (``..._beat_4-4.mid``), else None."""
+    match = _KIND_IN_NAME.search(Path(name).name)
+    return match.group(1) if match else None
+
+
+def _entry_kind(entry: dict) -> str | None:
+    kind = entry.get("kind", entry.get("beat_type"))
+    return kind if kind in ("beat", "fill") else kind_from_name(entry.get("path", ""))
+
+
+def _entry_qpm(entry: dict) -> float:
+    for key in ("tempo", "bpm"):
+        try:
+            return float(entry[key])
+        except (KeyError, TypeError, ValueError):
+            continue
+    return float("nan")
 
 
 def load_patterns(path: str | Path, split: str = "test", kit: Kit | None = None) -> PatternSet:
@@ -78,37 +114,47 @@ def load_patterns(path: str | Path, split: str = "test", kit: Kit | None = None)
         if "track_starts" not in arrays:
             raise DrumrnnError(f"{path}: the {split} split is empty")
         starts, hit_starts = arrays["track_starts"], arrays["hit_starts"]
+        # labels and tempo from the manifest (GMD: beat_type and bpm; other folders: the
+        # kind and tempo labels when the dataset has them, else the file name's kind)
+        entries = {e["index"]: e for e in dataset.manifest.get("files", [])
+                   if e.get("split") == split}
         pieces = []
         for i in range(len(starts) - 1):
             a, b = hit_starts[i], hit_starts[i + 1]
             steps = np.asarray(arrays["hit_steps"][a:b])
             quarters = (steps + np.asarray(arrays["hit_offsets"][a:b], np.float64)) / 4
+            entry = entries.get(i, {})
             pieces.append(_piece(steps, arrays["hit_classes"][a:b], arrays["hit_velocities"][a:b],
-                                 quarters, np.asarray(arrays["positions"][starts[i]:starts[i + 1]])))
+                                 quarters, np.asarray(arrays["positions"][starts[i]:starts[i + 1]]),
+                                 _entry_qpm(entry), _entry_kind(entry)))
         return PatternSet(f"{path} ({split})", pieces)
     if not path.is_dir():
         raise DrumrnnError(f"no such folder: {path}")
     files = find_midi_files(path)
     if not files:
         raise DrumrnnError(f"no .mid or .midi files under {path}")
-    hits, skipped = [], []
+    hits, kinds, skipped = [], [], []
     for file in files:
         try:
             hits.append(read_drum_hits(file))
+            kinds.append(kind_from_name(file.name))
         except MidiReadError as exc:
             skipped.append(f"{file.name}: {exc}")
-    patterns = patterns_from_hits(str(path), hits, kit)
+    patterns = patterns_from_hits(str(path), hits, kit, kinds)
     if not patterns.pieces:
         raise DrumrnnError(f"no usable drum MIDI under {path}")
     patterns.skipped = skipped
     return patterns
 
 
-def patterns_from_hits(name: str, hits: list[DrumHits], kit: Kit | None = None) -> PatternSet:
-    """A pattern set of drum hits (e.g. generated ones), on the 16th grid of ``kit``."""
+def patterns_from_hits(name: str, hits: list[DrumHits], kit: Kit | None = None,
+                       kinds: list[str | None] | None = None) -> PatternSet:
+    """A pattern set of drum hits (e.g. generated ones), on the 16th grid of ``kit``; each
+    piece's tempo is its first tempo; ``kinds`` (``beat``/``fill``/None per piece) labels them."""
     kit = kit or get_kit("9")
+    kinds = kinds or [None] * len(hits)
     pieces = []
-    for piece_hits in hits:
+    for piece_hits, kind in zip(hits, kinds):
         seq = encode_steps(piece_hits, kit, StepsConfig(4))
         if len(seq.hit_steps):
             # the encoding ends with the last hit's bar; the piece's empty bars after it count
@@ -118,7 +164,7 @@ def patterns_from_hits(name: str, hits: list[DrumHits], kit: Kit | None = None) 
             positions = steps - starts[np.searchsorted(starts, steps, side="right") - 1]
             quarters = (seq.hit_steps + seq.hit_offsets.astype(np.float64)) / 4
             pieces.append(_piece(seq.hit_steps, seq.hit_classes, seq.hit_velocities, quarters,
-                                 positions))
+                                 positions, piece_hits.time_map.qpm, kind))
     return PatternSet(name, pieces)
 
 
@@ -130,18 +176,24 @@ def random_patterns(n_pieces: int, bars: int = 8, seed: int = 0, n_classes: int 
         tokens = rng.integers(0, 1 << n_classes, bars * STEPS_PER_BAR)
         steps, classes = np.nonzero((tokens[:, None] >> np.arange(n_classes)) & 1)
         pieces.append(_piece(steps, classes, rng.integers(1, 128, len(steps)), steps / 4,
-                             np.arange(bars * STEPS_PER_BAR) % STEPS_PER_BAR))
+                             np.arange(bars * STEPS_PER_BAR) % STEPS_PER_BAR, 120.0))
     return PatternSet("uniformly random tokens", pieces)
+
+
+def _hit_bars(piece: Piece) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each hit's 4/4 bar index and step in the bar, and whether it lies in such a bar."""
+    if not len(piece.bar_starts):
+        empty = np.zeros(len(piece.steps), np.int64)
+        return empty, empty, np.zeros(len(piece.steps), bool)
+    bar_of = np.searchsorted(piece.bar_starts, piece.steps, side="right") - 1
+    offset = piece.steps - piece.bar_starts[np.maximum(bar_of, 0)]
+    return bar_of, offset, (bar_of >= 0) & (offset < STEPS_PER_BAR)
 
 
 def _bar_grids(piece: Piece, n_classes: int) -> np.ndarray:
     """(n_bars, n_classes, 16) bool onsets of each 4/4 bar."""
     grids = np.zeros((len(piece.bar_starts), n_classes, STEPS_PER_BAR), bool)
-    if not len(piece.bar_starts):
-        return grids
-    bar_of = np.searchsorted(piece.bar_starts, piece.steps, side="right") - 1
-    offset = piece.steps - piece.bar_starts[np.maximum(bar_of, 0)]
-    ok = (bar_of >= 0) & (offset < STEPS_PER_BAR)
+    bar_of, offset, ok = _hit_bars(piece)
     grids[bar_of[ok], piece.classes[ok].astype(int), offset[ok]] = True
     return grids
 
@@ -224,6 +276,221 @@ def features(patterns: PatternSet, kit: Kit | None = None) -> dict[str, list]:
     return out
 
 
+# ---------------------------------------------------------------------------------------------
+# Set-level figures: groove and feel
+
+
+def bar_similarity(grids: np.ndarray) -> np.ndarray:
+    """Jaccard similarity of each bar's struck (drum, step) cells to the bar before: for
+    bars k = 1..n-1 of ``grids`` (n_bars, n_classes, 16), |k & k-1| / |k | k-1|; two empty
+    bars are identical (1)."""
+    a, b = grids[1:], grids[:-1]
+    inter = (a & b).sum((1, 2))
+    union = (a | b).sum((1, 2))
+    return np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+
+
+def shuffled_similarity(piece_grids: list[np.ndarray], seed: int = 0) -> np.ndarray:
+    """The density-matched control of :func:`bar_similarity`: each bar k >= 1 of each piece is
+    compared (Jaccard) with a bar drawn at random from ANOTHER piece that has as many hits as
+    bar k-1 (the nearest count when no other piece has that many). What two bars of that
+    density share by chance; NaNs when the set has fewer than two pieces with bars."""
+    rng = np.random.default_rng(seed)
+    flat = [g.reshape(len(g), -1) for g in piece_grids]
+    owners = np.concatenate([np.full(len(g), i) for i, g in enumerate(flat)]) if flat else []
+    bars = np.concatenate(flat) if flat else np.zeros((0, 0), bool)
+    counts = bars.sum(1)
+    out = []
+    for i, g in enumerate(flat):
+        others = np.flatnonzero(owners != i)
+        for k in range(1, len(g)):
+            if not len(others):
+                out.append(float("nan"))
+                continue
+            gap = np.abs(counts[others] - g[k - 1].sum())
+            pool = others[gap == gap.min()]
+            other = bars[rng.choice(pool)]
+            union = (g[k] | other).sum()
+            out.append(float((g[k] & other).sum() / union) if union else 1.0)
+    return np.array(out)
+
+
+def holds_pattern(rows: np.ndarray, min_bars: int = 4) -> bool:
+    """Whether one drum's bars ``rows`` (n_bars, 16) repeat a 1- or 2-bar pattern for at least
+    ``min_bars`` bars in a row: bars k..k+min_bars-1 with bar j equal to bar j-2 throughout
+    (a 1-bar pattern is the case bar k = bar k+1), and at least one hit among them."""
+    n = len(rows)
+    if n < max(min_bars, 3):
+        return False
+    same = (rows[2:] == rows[:-2]).all(1)  # same[j]: bar j+2 repeats bar j
+    need = min_bars - 2  # consecutive repeats that make min_bars bars
+    hit = rows.any(1)
+    return any(same[k:k + need].all() and hit[k:k + min_bars].any()
+               for k in range(n - min_bars + 1))
+
+
+def groove_bars(grids: np.ndarray, kit: Kit) -> np.ndarray:
+    """Which bars of ``grids`` are groove bars: hi-hat (closed or open) or ride on at least 4
+    of the 8 eighth notes, a snare on beat 2 or 4, and a kick anywhere."""
+    timekeepers = [kit.class_names.index(n) for n in TIMEKEEPERS]
+    kick, snare = kit.class_names.index("kick"), kit.class_names.index("snare")
+    eighths = grids[:, timekeepers, ::2].any(1).sum(1)
+    return (eighths >= 4) & grids[:, snare, [4, 12]].any(1) & grids[:, kick].any(1)
+
+
+def offsets_ms(piece: Piece) -> np.ndarray:
+    """Each hit's offset from its 16th grid step in milliseconds at the piece's tempo (early
+    is negative; NaN when the tempo is unknown)."""
+    return (piece.quarters * 4 - piece.steps) * (15000.0 / piece.qpm)
+
+
+def pooled_sd(values: np.ndarray, groups: np.ndarray) -> float:
+    """The spread within groups: the root mean square deviation of each value from its group's
+    mean, over groups of two values or more (NaN without such a group)."""
+    values, groups = np.asarray(values, float), np.asarray(groups)
+    if not len(values):
+        return float("nan")
+    _, index, sizes = np.unique(groups, return_inverse=True, return_counts=True)
+    means = np.bincount(index, values) / sizes
+    keep = sizes[index] >= 2
+    if not keep.any():
+        return float("nan")
+    return float(np.sqrt(np.mean((values[keep] - means[index][keep]) ** 2)))
+
+
+def cut_pieces(patterns: PatternSet, bars: int) -> PatternSet:
+    """Pieces cut into runs of ``bars`` consecutive 4/4 bars (what is left over is dropped);
+    pieces shorter than ``bars`` stay whole, so that fills of a bar or two still count."""
+    pieces = []
+    for piece in patterns.pieces:
+        n = len(piece.bar_starts)
+        if n <= bars:
+            pieces.append(piece)
+            continue
+        bar_of, _, ok = _hit_bars(piece)
+        for first in range(0, n - bars + 1, bars):
+            starts = piece.bar_starts[first:first + bars]
+            if starts[-1] - starts[0] != (bars - 1) * STEPS_PER_BAR:
+                continue  # a bar of another metre in between
+            keep = ok & (bar_of >= first) & (bar_of < first + bars)
+            pieces.append(replace(piece, steps=piece.steps[keep], classes=piece.classes[keep],
+                                  velocities=piece.velocities[keep],
+                                  quarters=piece.quarters[keep], bar_starts=starts))
+    return PatternSet(patterns.name, pieces, patterns.skipped)
+
+
+TIMEKEEPERS = ("closed hi-hat", "open hi-hat", "ride")
+TOMS = ("low tom", "mid tom", "high tom")
+VELOCITY_DRUMS = ("kick", "snare", "closed hi-hat")
+#: What the groove gap averages: shares and similarities as they are, counts as a ratio to the
+#: reference's (a set with 15% more hits per bar is 0.15 away).
+GAP_SHARES = ("similarity to the bar before", "similarity beyond the control",
+              "pieces holding a kick or snare pattern", "pieces without a groove bar",
+              "kick on beat 1")
+GAP_RATIOS = ("hits per bar", "closed hi-hat hits per bar")
+
+
+def figures(patterns: PatternSet, kit: Kit | None = None, piece_bars: int | None = 8,
+            seed: int = 0) -> dict[str, float]:
+    """The groove and feel figures of a pattern set, name -> value (NaN when not defined).
+
+    Bar figures use every 4/4 bar. Piece figures use the pieces cut into ``piece_bars`` bars
+    (:func:`cut_pieces`; None: as they are), so that sets of long tracks and of 8-bar
+    patterns are comparable. Per bar: ``similarity to the bar before`` (mean of
+    :func:`bar_similarity`), its density-matched control (:func:`shuffled_similarity`, bars
+    of the set's own pieces) and the difference, ``hits per bar``, the closed hi-hat, snare
+    and tom (low, mid, high) hits per bar, ``kick on beat 1`` (share of bars with a kick on
+    step 0). Per piece: ``pieces holding a kick or snare pattern`` (:func:`holds_pattern`,
+    >= 4 bars, for the kick or the snare), ``pieces without a groove bar``
+    (:func:`groove_bars`), ``similarity of bar 5 to bar 3`` (pieces of 5 bars or more). Per
+    hit, pooled over the set: velocity sd of the kick, snare, closed hi-hat and of all hits;
+    timing offsets in ms at each piece's tempo (pieces of unknown tempo left out): their mean,
+    their sd, their sd within one drum at one bar position (:func:`pooled_sd` over (drum,
+    step of the bar)), and the ``feel sd between pieces`` (sd of the pieces' mean offsets).
+    """
+    kit = kit or get_kit("9")
+    names = kit.class_names
+    grids = [_bar_grids(p, kit.n_classes) for p in patterns.pieces]
+    bars = np.concatenate(grids) if grids else np.zeros((0, kit.n_classes, STEPS_PER_BAR), bool)
+    sims = np.concatenate([bar_similarity(g) for g in grids if len(g) > 1] or [np.zeros(0)])
+    control = shuffled_similarity([g for g in grids if len(g)], seed)
+    out: dict[str, float] = {}
+    out["similarity to the bar before"] = _mean(sims)
+    out["similarity, density-matched control"] = _mean(control)
+    out["similarity beyond the control"] = (out["similarity to the bar before"]
+                                            - out["similarity, density-matched control"])
+    cut = cut_pieces(patterns, piece_bars) if piece_bars else patterns
+    cut_grids = [g for g in (_bar_grids(p, kit.n_classes) for p in cut.pieces) if len(g)]
+    kick, snare = names.index("kick"), names.index("snare")
+    out["pieces holding a kick or snare pattern"] = _mean(
+        [holds_pattern(g[:, kick]) or holds_pattern(g[:, snare]) for g in cut_grids])
+    out["pieces without a groove bar"] = _mean([not groove_bars(g, kit).any()
+                                                for g in cut_grids])
+    per_bar = bars.sum(2)  # (n_bars, n_classes)
+    out["hits per bar"] = _mean(per_bar.sum(1))
+    out["closed hi-hat hits per bar"] = _mean(per_bar[:, names.index("closed hi-hat")])
+    out["snare hits per bar"] = _mean(per_bar[:, snare])
+    out["tom hits per bar"] = _mean(per_bar[:, [names.index(n) for n in TOMS]].sum(1))
+    out["kick on beat 1"] = _mean(bars[:, kick, 0])
+    out["similarity of bar 5 to bar 3"] = _mean(
+        [bar_similarity(g[[2, 4]])[0] for g in cut_grids if len(g) >= 5])
+
+    velocities, classes, offsets, positions, piece_means = [], [], [], [], []
+    for piece in cut.pieces:
+        _, position, ok = _hit_bars(piece)
+        velocities.append(piece.velocities[ok].astype(float))
+        classes.append(piece.classes[ok].astype(int))
+        if np.isfinite(piece.qpm) and ok.any():
+            ms = offsets_ms(piece)[ok]
+            offsets.append(ms)
+            positions.append(piece.classes[ok].astype(int) * STEPS_PER_BAR + position[ok])
+            piece_means.append(ms.mean())
+    velocity = np.concatenate(velocities) if velocities else np.zeros(0)
+    cls = np.concatenate(classes) if classes else np.zeros(0, int)
+    for name in VELOCITY_DRUMS:
+        out[f"{name} velocity sd"] = _sd(velocity[cls == names.index(name)])
+    out["velocity sd, all hits"] = _sd(velocity)
+    ms = np.concatenate(offsets) if offsets else np.zeros(0)
+    out["timing offset mean (ms)"] = _mean(ms)
+    out["timing sd (ms)"] = _sd(ms)
+    out["timing sd within a drum and bar position (ms)"] = pooled_sd(
+        ms, np.concatenate(positions) if positions else np.zeros(0, int))
+    out["feel sd between pieces (ms)"] = _sd(piece_means)
+    return out
+
+
+def _mean(values) -> float:
+    values = np.asarray(values, float)
+    values = values[np.isfinite(values)]
+    return float(values.mean()) if len(values) else float("nan")
+
+
+def _sd(values) -> float:
+    values = np.asarray(values, float)
+    values = values[np.isfinite(values)]
+    return float(values.std()) if len(values) >= 2 else float("nan")
+
+
+def groove_gap(figs: dict[str, float], reference: dict[str, float]) -> float:
+    """How far a set's groove figures are from the reference's: the mean absolute difference
+    over :data:`GAP_SHARES` (shares and similarities) and :data:`GAP_RATIOS` (counts, as
+    ``value / reference - 1``); 0 = the same groove, NaN when nothing is defined."""
+    gaps = [abs(figs[n] - reference[n]) for n in GAP_SHARES]
+    gaps += [abs(figs[n] / reference[n] - 1) if reference[n] else float("nan")
+             for n in GAP_RATIOS]
+    return _mean(gaps)
+
+
+def kind_subsets(patterns: PatternSet) -> dict[str, PatternSet]:
+    """The set's beats and fills apart (by each piece's ``kind``); empty when no piece says."""
+    out = {}
+    for kind in ("beat", "fill"):
+        pieces = [p for p in patterns.pieces if p.kind == kind]
+        if pieces:
+            out[kind] = PatternSet(f"{patterns.name}, {kind}s", pieces)
+    return out
+
+
 def _sample(values: list, rng: np.random.Generator) -> np.ndarray:
     array = np.asarray(values, dtype=np.float64)
     if array.ndim == 1:
@@ -301,18 +568,27 @@ def mean_oa(result: dict[str, dict]) -> float:
 
 @dataclass
 class Comparison:
-    """A comparison of generated patterns with a reference, and its two anchors."""
+    """A comparison of generated patterns with a reference, and its two anchors.
+
+    ``figures``: column (``generated``, ``reference``, ``reference beats``/``fills`` when the
+    reference says which pieces are which, ``real vs real``, ``random vs real``) -> the
+    :func:`figures` of that set; ``groove_gaps``: the :func:`groove_gap` of each column but
+    the reference's own.
+    """
 
     generated: str
     reference: str
     features: dict[str, dict]
     anchors: dict[str, dict[str, dict]]
+    figures: dict[str, dict[str, float]] = field(default_factory=dict)
+    groove_gaps: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps({"generated": self.generated, "reference": self.reference,
                            "mean_oa": mean_oa(self.features), "features": self.features,
                            "anchors": {k: {"mean_oa": mean_oa(v), "features": v}
-                                       for k, v in self.anchors.items()}},
+                                       for k, v in self.anchors.items()},
+                           "figures": self.figures, "groove_gap": self.groove_gaps},
                           indent=1, allow_nan=True)
 
     def markdown(self) -> str:
@@ -326,6 +602,19 @@ class Comparison:
                          + f" | {_fmt(row['kl'])} |")
         means = [mean_oa(self.features)] + [mean_oa(self.anchors[a]) for a in self.anchors]
         lines.append("| **mean OA** | " + " | ".join(f"**{_fmt(m)}**" for m in means) + " | |")
+        if self.figures:
+            columns = list(self.figures)
+            lines += ["", "Groove and feel (each set's own figures; timing in ms at each piece's "
+                      "tempo; the groove gap: mean distance of the groove figures from the "
+                      "reference's, 0 = the same):", "",
+                      "| figure | " + " | ".join(columns) + " |",
+                      "|---|" + "---|" * len(columns)]
+            for name in self.figures[columns[0]]:
+                lines.append(f"| {name} | " + " | ".join(
+                    _fmt(self.figures[c][name]) for c in columns) + " |")
+            lines.append("| **groove gap** | " + " | ".join(
+                f"**{_fmt(self.groove_gaps[c])}**" if c in self.groove_gaps else ""
+                for c in columns) + " |")
         return "\n".join(lines)
 
 
@@ -337,7 +626,8 @@ def compare(generated: PatternSet, reference: PatternSet, real_anchor: PatternSe
             seed: int = 0) -> Comparison:
     """Compare ``generated`` with ``reference``; anchors: ``real_anchor`` (other real
     drumming, the ceiling; default: half of the reference against the other half) and
-    uniformly random tokens (the floor)."""
+    uniformly random tokens (the floor). Piece figures cut every set into pieces as long as
+    the generated ones (their median number of bars)."""
     if real_anchor is None:
         half = len(reference.pieces) // 2
         if half < 1:
@@ -349,8 +639,18 @@ def compare(generated: PatternSet, reference: PatternSet, real_anchor: PatternSe
     random = random_patterns(max(8, n_bars // 8), seed=seed)
     anchors = {"real vs real": compare_features(features(real_anchor), ref_features, seed),
                "random vs real": compare_features(features(random), ref_features, seed)}
+    lengths = [len(p.bar_starts) for p in generated.pieces if len(p.bar_starts)]
+    piece_bars = max(1, int(np.median(lengths))) if lengths else 8
+    sets = {"generated": generated, "reference": reference,
+            **{f"reference {kind}s": subset for kind, subset in kind_subsets(reference).items()},
+            "real vs real": real_anchor, "random vs real": random}
+    figs = {column: figures(patterns, piece_bars=piece_bars, seed=seed)
+            for column, patterns in sets.items()}
+    gaps = {column: groove_gap(figs[column], figs["reference"])
+            for column in ("generated", "real vs real", "random vs real")}
     return Comparison(generated.name, reference.name,
-                      compare_features(features(generated), ref_features, seed), anchors)
+                      compare_features(features(generated), ref_features, seed), anchors,
+                      figs, gaps)
 
 
 def plot_features(generated: PatternSet, reference: PatternSet, folder: str | Path,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -61,10 +62,10 @@ def time_command(argv: list[str], repeats: int) -> list[float]:
     return times
 
 
-def write_section(name: str, section: str) -> None:
-    """Put ``section`` into BENCHMARKS.md between the ``name`` markers (atomically)."""
+def write_section(name: str, section: str, path: Path = REPO / "BENCHMARKS.md") -> None:
+    """Put ``section`` into ``path`` (BENCHMARKS.md) between the ``name`` markers, atomically;
+    a file that does not exist yet starts with the benchmarks heading."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    path = REPO / "BENCHMARKS.md"
     text = (path.read_text(encoding="utf-8") if path.exists() else
             "# Benchmarks\n\nMeasured timings of drumrnn; each section names the script that "
             "reproduces it.\n")
@@ -75,3 +76,13 @@ def write_section(name: str, section: str) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     write_text_atomic(path, text)
+
+
+def marked_sections(path: Path) -> str:
+    """The ``<!-- name:start -->`` ... ``<!-- name:end -->`` sections of ``path`` (other
+    scripts' parts of a document that is rewritten whole), or an empty string."""
+    if not path.exists():
+        return ""
+    pattern = r"<!-- ([\w-]+):start -->.*?<!-- \1:end -->"
+    return "\n\n".join(m.group(0) for m in re.finditer(
+        pattern, path.read_text(encoding="utf-8"), flags=re.S))

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from common import DEFAULT_GROOVE, REPO, machine, require_groove
+from common import DEFAULT_GROOVE, REPO, machine, marked_sections, require_groove
 
 from drumrnn.core.atomic import write_text_atomic
 from drumrnn.data.dataset import PrepareConfig, load_dataset, prepare
@@ -130,7 +130,9 @@ def main() -> None:
         "python bench/results.py --runs runs/presets",
         "```", "",
         f"Machine: {machine('torch', 'numpy')}", ""])
-    write_text_atomic(REPO / "RESULTS.md", text)
+    # other scripts' sections (bench/groove.py's) stay
+    kept = marked_sections(REPO / "RESULTS.md")
+    write_text_atomic(REPO / "RESULTS.md", text + (f"\n{kept}\n" if kept else ""))
     print(text)
 
 

@@ -14,9 +14,11 @@ from drumrnn.measure.compare import (
     Piece,
     bar_similarity,
     compare,
+    copied_share,
     cut_pieces,
     figures,
     groove_bars,
+    hits_per_bar,
     holds_pattern,
     kind_from_name,
     load_patterns,
@@ -207,3 +209,22 @@ def test_real_repeating_bars_beat_diverse_generated_bars(tmp_path, capsys):
     saved = json.loads((tmp_path / "out" / "compare.json").read_text())
     assert saved["groove_gap"]["generated"] == pytest.approx(result.groove_gaps["generated"])
     assert saved["figures"]["reference"]["hits per bar"] == figs["reference"]["hits per bar"]
+
+
+def test_copied_share_counts_generated_bar_runs_found_verbatim():
+    other = {KICK: "x.x.............", SNARE: "....x..........."}
+    source = PatternSet("train", [piece([ROCK] * 5), piece([other] * 2)])
+    copied = piece([ROCK] * 6)  # 3 runs of 4 bars, each in the source
+    # runs RRRo, RRo_, Ro__, o___ (none in the source) and ____ (no hit: left out)
+    mixed = piece([ROCK, ROCK, ROCK, other, {}, {}, {}, {}])
+    silent = piece([{}] * 4)
+    generated = PatternSet("generated", [copied, mixed, silent])
+    assert copied_share(generated, source) == pytest.approx(3 / 7)
+    assert copied_share(generated, source, bars=1) == pytest.approx(10 / 10)
+    assert math.isnan(copied_share(PatternSet("none", [silent]), source))
+
+
+def test_hits_per_bar_of_some_drums():
+    patterns = PatternSet("x", [piece([ROCK, {KICK: "x..............."}])])
+    assert hits_per_bar(patterns, ("kick", "snare")).tolist() == [4, 1]
+    assert hits_per_bar(patterns, ("low tom", "mid tom", "high tom")).tolist() == [0, 0]

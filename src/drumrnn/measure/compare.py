@@ -213,11 +213,6 @@ def syncopation(onsets: np.ndarray) -> float:
     return float(total)
 
 
-def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    union = (a | b).sum()
-    return float((a & b).sum() / union) if union else 1.0
-
-
 def drum_in_pattern_rate(quarters: np.ndarray, meter: str = "duple") -> float:
     """muspy's drum-in-pattern rate: the share of onsets on the 16th grid (duple) or the
     8th-triplet grid (triple), at muspy's 24 ticks per beat; NaN without onsets."""
@@ -236,6 +231,21 @@ def empty_beat_rate(quarters: np.ndarray, n_beats: int) -> float:
     return 1.0 - len(used[used < n_beats]) / n_beats
 
 
+def _syncopations(onsets: np.ndarray) -> np.ndarray:
+    """:func:`syncopation` of each row of ``onsets`` (n, 16), once per distinct row."""
+    codes = np.packbits(onsets, axis=1, bitorder="little").view(np.uint16).ravel()
+    unique, index = np.unique(codes, return_inverse=True)
+    bits = (unique[:, None] >> np.arange(STEPS_PER_BAR)) & 1
+    return np.array([syncopation(row) for row in bits.astype(bool)])[index]
+
+
+def _similarities(grids: np.ndarray, lag: int) -> np.ndarray:
+    """Jaccard similarity of each bar to the bar ``lag`` before (two empty bars: 1)."""
+    a, b = grids[lag:], grids[:-lag]
+    union = (a | b).sum((1, 2))
+    return np.where(union > 0, (a & b).sum((1, 2)) / np.maximum(union, 1), 1.0)
+
+
 def features(patterns: PatternSet, kit: Kit | None = None) -> dict[str, list]:
     """Feature samples of a pattern set: name -> list of scalars or vectors."""
     kit = kit or get_kit("9")
@@ -250,19 +260,17 @@ def features(patterns: PatternSet, kit: Kit | None = None) -> dict[str, list]:
         out[f"{name} velocity"] = []
     for piece in patterns.pieces:
         grids = _bar_grids(piece, kit.n_classes)
-        for k, grid in enumerate(grids):
-            any_hit = grid.any(0)
-            out["hits per bar"].append(float(grid.sum()))
-            out["empty-step rate"].append(float(1 - any_hit.mean()))
-            out["syncopation"].append(syncopation(any_hit))
-            if k >= 1:
-                out["similarity to 1 bar before"].append(_jaccard(grid, grids[k - 1]))
-            if k >= 2:
-                out["similarity to 2 bars before"].append(_jaccard(grid, grids[k - 2]))
+        if len(grids):
+            any_hit = grids.any(1)
+            out["hits per bar"] += grids.sum((1, 2)).astype(float).tolist()
+            out["empty-step rate"] += (1 - any_hit.mean(1)).tolist()
+            out["syncopation"] += _syncopations(any_hit).tolist()
+            out["similarity to 1 bar before"] += _similarities(grids, 1).tolist()
+            out["similarity to 2 bars before"] += _similarities(grids, 2).tolist()
             for c, name in enumerate(names):
-                out[f"{name} hits per bar"].append(float(grid[c].sum()))
-                if grid[c].any():
-                    out[f"{name} positions"].append(grid[c].astype(float))
+                rows = grids[:, c]
+                out[f"{name} hits per bar"] += rows.sum(1).astype(float).tolist()
+                out[f"{name} positions"] += list(rows[rows.any(1)].astype(float))
         for c, name in enumerate(names):
             out[f"{name} velocity"] += piece.velocities[piece.classes == c].astype(float).tolist()
         duple = drum_in_pattern_rate(piece.quarters, "duple")
@@ -284,10 +292,7 @@ def bar_similarity(grids: np.ndarray) -> np.ndarray:
     """Jaccard similarity of each bar's struck (drum, step) cells to the bar before: for
     bars k = 1..n-1 of ``grids`` (n_bars, n_classes, 16), |k & k-1| / |k | k-1|; two empty
     bars are identical (1)."""
-    a, b = grids[1:], grids[:-1]
-    inter = (a & b).sum((1, 2))
-    union = (a | b).sum((1, 2))
-    return np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+    return _similarities(grids, 1)
 
 
 def shuffled_similarity(piece_grids: list[np.ndarray], seed: int = 0) -> np.ndarray:
@@ -296,23 +301,37 @@ def shuffled_similarity(piece_grids: list[np.ndarray], seed: int = 0) -> np.ndar
     bar k-1 (the nearest count when no other piece has that many). What two bars of that
     density share by chance; NaNs when the set has fewer than two pieces with bars."""
     rng = np.random.default_rng(seed)
-    flat = [g.reshape(len(g), -1) for g in piece_grids]
-    owners = np.concatenate([np.full(len(g), i) for i, g in enumerate(flat)]) if flat else []
-    bars = np.concatenate(flat) if flat else np.zeros((0, 0), bool)
+    piece_grids = [g for g in piece_grids if len(g)]
+    if not piece_grids:
+        return np.zeros(0)
+    bars = np.concatenate([g.reshape(len(g), -1) for g in piece_grids])
+    owner = np.concatenate([np.full(len(g), i) for i, g in enumerate(piece_grids)])
     counts = bars.sum(1)
-    out = []
-    for i, g in enumerate(flat):
-        others = np.flatnonzero(owners != i)
-        for k in range(1, len(g)):
-            if not len(others):
-                out.append(float("nan"))
-                continue
-            gap = np.abs(counts[others] - g[k - 1].sum())
-            pool = others[gap == gap.min()]
-            other = bars[rng.choice(pool)]
-            union = (g[k] | other).sum()
-            out.append(float((g[k] & other).sum() / union) if union else 1.0)
-    return np.array(out)
+    cur = np.flatnonzero(np.r_[False, owner[1:] == owner[:-1]])  # bars with a bar before
+    want = counts[cur - 1]
+    partner = np.full(len(cur), -1)
+    # draw among the bars of the wanted count; redraw those that hit their own piece
+    order = np.argsort(counts, kind="stable")
+    first = np.searchsorted(counts[order], want, side="left")
+    size = np.searchsorted(counts[order], want, side="right") - first
+    for _ in range(8):
+        todo = np.flatnonzero((partner < 0) & (size > 0))
+        if not len(todo):
+            break
+        pick = order[first[todo] + (rng.random(len(todo)) * size[todo]).astype(np.int64)]
+        ok = owner[pick] != owner[cur[todo]]
+        partner[todo[ok]] = pick[ok]
+    for i in np.flatnonzero(partner < 0):  # rare: no other piece has that count, or bad luck
+        others = np.flatnonzero(owner != owner[cur[i]])
+        if len(others):
+            gap = np.abs(counts[others] - want[i])
+            partner[i] = rng.choice(others[gap == gap.min()])
+    out = np.full(len(cur), np.nan)
+    ok = partner >= 0
+    a, b = bars[cur[ok]], bars[partner[ok]]
+    union = (a | b).sum(1)
+    out[ok] = np.where(union > 0, (a & b).sum(1) / np.maximum(union, 1), 1.0)
+    return out
 
 
 def holds_pattern(rows: np.ndarray, min_bars: int = 4) -> bool:
@@ -381,7 +400,6 @@ def cut_pieces(patterns: PatternSet, bars: int) -> PatternSet:
 
 TIMEKEEPERS = ("closed hi-hat", "open hi-hat", "ride")
 TOMS = ("low tom", "mid tom", "high tom")
-VELOCITY_DRUMS = ("kick", "snare", "closed hi-hat")
 #: What the groove gap averages: shares and similarities as they are, counts as a ratio to the
 #: reference's (a set with 15% more hits per bar is 0.15 away).
 GAP_SHARES = ("similarity to the bar before", "similarity beyond the control",
@@ -403,7 +421,7 @@ def figures(patterns: PatternSet, kit: Kit | None = None, piece_bars: int | None
     step 0). Per piece: ``pieces holding a kick or snare pattern`` (:func:`holds_pattern`,
     >= 4 bars, for the kick or the snare), ``pieces without a groove bar``
     (:func:`groove_bars`), ``similarity of bar 5 to bar 3`` (pieces of 5 bars or more). Per
-    hit, pooled over the set: velocity sd of the kick, snare, closed hi-hat and of all hits;
+    hit, pooled over the set: velocity sd of each drum and of all hits;
     timing offsets in ms at each piece's tempo (pieces of unknown tempo left out): their mean,
     their sd, their sd within one drum at one bar position (:func:`pooled_sd` over (drum,
     step of the bar)), and the ``feel sd between pieces`` (sd of the pieces' mean offsets).
@@ -447,8 +465,8 @@ def figures(patterns: PatternSet, kit: Kit | None = None, piece_bars: int | None
             piece_means.append(ms.mean())
     velocity = np.concatenate(velocities) if velocities else np.zeros(0)
     cls = np.concatenate(classes) if classes else np.zeros(0, int)
-    for name in VELOCITY_DRUMS:
-        out[f"{name} velocity sd"] = _sd(velocity[cls == names.index(name)])
+    for c, name in enumerate(names):
+        out[f"{name} velocity sd"] = _sd(velocity[cls == c])
     out["velocity sd, all hits"] = _sd(velocity)
     ms = np.concatenate(offsets) if offsets else np.zeros(0)
     out["timing offset mean (ms)"] = _mean(ms)
@@ -479,6 +497,39 @@ def groove_gap(figs: dict[str, float], reference: dict[str, float]) -> float:
     gaps += [abs(figs[n] / reference[n] - 1) if reference[n] else float("nan")
              for n in GAP_RATIOS]
     return _mean(gaps)
+
+
+def hits_per_bar(patterns: PatternSet, drums: tuple[str, ...], kit: Kit | None = None
+                 ) -> np.ndarray:
+    """Hits of the named drums in each 4/4 bar of the set (int array, one per bar)."""
+    kit = kit or get_kit("9")
+    classes = [kit.class_names.index(d) for d in drums]
+    counts = [_bar_grids(p, kit.n_classes)[:, classes].sum((1, 2)) for p in patterns.pieces]
+    return np.concatenate(counts) if counts else np.zeros(0, np.int64)
+
+
+def _windows(patterns: PatternSet, bars: int, n_classes: int) -> list[bytes]:
+    """Every run of ``bars`` consecutive 4/4 bars with a hit, as the bytes of its onsets."""
+    out = []
+    for piece in patterns.pieces:
+        grids = _bar_grids(piece, n_classes)
+        starts = piece.bar_starts
+        for k in range(len(grids) - bars + 1):
+            window = grids[k:k + bars]
+            if starts[k + bars - 1] - starts[k] == (bars - 1) * STEPS_PER_BAR and window.any():
+                out.append(np.packbits(window).tobytes())
+    return out
+
+
+def copied_share(generated: PatternSet, source: PatternSet, bars: int = 4,
+                 kit: Kit | None = None) -> float:
+    """The share of the generated runs of ``bars`` consecutive bars (every start bar; runs
+    without a hit left out) whose onsets (drum x 16th step, velocities and timing ignored)
+    appear verbatim somewhere in ``source`` (e.g. the training split); NaN without runs."""
+    n_classes = (kit or get_kit("9")).n_classes
+    seen = set(_windows(source, bars, n_classes))
+    windows = _windows(generated, bars, n_classes)
+    return float(np.mean([w in seen for w in windows])) if windows else float("nan")
 
 
 def kind_subsets(patterns: PatternSet) -> dict[str, PatternSet]:

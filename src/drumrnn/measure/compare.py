@@ -287,6 +287,15 @@ def features(patterns: PatternSet, kit: Kit | None = None) -> dict[str, list]:
 # ---------------------------------------------------------------------------------------------
 # Set-level figures: groove and feel
 
+TIMEKEEPERS = ("closed hi-hat", "open hi-hat", "ride")
+TOMS = ("low tom", "mid tom", "high tom")
+#: What the groove gap averages: shares and similarities as they are, counts as a ratio to the
+#: reference's (a set with 15% more hits per bar is 0.15 away).
+GAP_SHARES = ("similarity to the bar before", "similarity beyond the control",
+              "pieces holding a kick or snare pattern", "pieces without a groove bar",
+              "kick on beat 1")
+GAP_RATIOS = ("hits per bar", "closed hi-hat hits per bar")
+
 
 def bar_similarity(grids: np.ndarray) -> np.ndarray:
     """Jaccard similarity of each bar's struck (drum, step) cells to the bar before: for
@@ -398,16 +407,6 @@ def cut_pieces(patterns: PatternSet, bars: int) -> PatternSet:
     return PatternSet(patterns.name, pieces, patterns.skipped)
 
 
-TIMEKEEPERS = ("closed hi-hat", "open hi-hat", "ride")
-TOMS = ("low tom", "mid tom", "high tom")
-#: What the groove gap averages: shares and similarities as they are, counts as a ratio to the
-#: reference's (a set with 15% more hits per bar is 0.15 away).
-GAP_SHARES = ("similarity to the bar before", "similarity beyond the control",
-              "pieces holding a kick or snare pattern", "pieces without a groove bar",
-              "kick on beat 1")
-GAP_RATIOS = ("hits per bar", "closed hi-hat hits per bar")
-
-
 def figures(patterns: PatternSet, kit: Kit | None = None, piece_bars: int | None = 8,
             seed: int = 0) -> dict[str, float]:
     """The groove and feel figures of a pattern set, name -> value (NaN when not defined).
@@ -421,7 +420,7 @@ def figures(patterns: PatternSet, kit: Kit | None = None, piece_bars: int | None
     step 0). Per piece: ``pieces holding a kick or snare pattern`` (:func:`holds_pattern`,
     >= 4 bars, for the kick or the snare), ``pieces without a groove bar``
     (:func:`groove_bars`), ``similarity of bar 5 to bar 3`` (pieces of 5 bars or more). Per
-    hit, pooled over the set: velocity sd of each drum and of all hits;
+    hit of the cut pieces, pooled over the set: velocity sd of each drum and of all hits;
     timing offsets in ms at each piece's tempo (pieces of unknown tempo left out): their mean,
     their sd, their sd within one drum at one bar position (:func:`pooled_sd` over (drum,
     step of the bar)), and the ``feel sd between pieces`` (sd of the pieces' mean offsets).

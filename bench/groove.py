@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import tempfile
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def generate(generator: DrumGenerator, args, **labels) -> object | None:
     options = generator_options()
     if any(name not in options for name in labels):
         return None
-    if args.style and "style" in options:
+    if args.style:
         labels["style"] = args.style
     config = GenerateConfig(bars=args.bars, num=args.patterns, seed=args.seed, **labels)
     return patterns_from_hits("model", generator.generate(config))
@@ -79,6 +80,8 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="write the table into RESULTS.md")
     args = parser.parse_args()
     groove = require_groove(args.groove)
+    if args.style and "style" not in generator_options():
+        sys.exit("--style: this version's generator takes no style label")
     model_path = args.model or bundled_model_path()
     generator = DrumGenerator(load_model_file(model_path))
 

@@ -116,3 +116,55 @@ sys.exit(main(["generate", "--model", r"{tmp_path / 'm.npz'}", "--bars", "2",
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out" / "drums_1.mid").is_file()
+
+
+LABELLED = Vocabulary("steps", size=512, steps_per_bar=16, label_sizes=(5, 3, 9))
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+@pytest.mark.parametrize("dense", [0, 12])
+def test_labels_feel_inputs_and_feel_heads_equal_pytorch(tmp_path, cell, dense):
+    """Per-step labels (switching mid-sequence, as --fill-every does), the previous step's
+    feel as input, and the feel heads teacher-forced on the next token."""
+    cfg = ModelConfig(cell, layers=2, hidden=16, embedding=8, counter_bits=6,
+                      position_embedding=4, lookback=True, dense=dense, labels=5, feel=10,
+                      feel_bins=6)
+    model, loaded = random_model(cfg, LABELLED, tmp_path / "m.npz")
+    B, T, C = 3, 30, 9
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(0, 512, (B, T + 1))
+    index = np.tile(np.arange(T), (B, 1))
+    position = rng.integers(0, 16, (B, T))
+    lookback = rng.integers(0, 2, (B, T, 2))
+    labels = np.stack([rng.integers(0, n, (B, T)) for n in (5, 3, 9)], axis=-1)
+    feel_in = rng.uniform(-1, 1, (B, T, 2 * C)).astype(np.float32)
+    bins = rng.integers(-1, 6, (B, T, C))
+    batch = Batch(torch.from_numpy(tokens[:, :-1]), torch.from_numpy(tokens[:, 1:]),
+                  torch.ones(B, T), torch.ones(B, dtype=torch.bool), torch.from_numpy(index),
+                  torch.from_numpy(position), torch.from_numpy(lookback).float(),
+                  labels=torch.from_numpy(labels), feel_inputs=torch.from_numpy(feel_in),
+                  velocity_targets=torch.from_numpy(bins), offset_targets=torch.from_numpy(bins))
+    with torch.no_grad():
+        logits, _, _ = model(batch, model.initial_state(B))
+        velocity, offset = (x.numpy() for x in model.feel_logits)
+    runtime = NumpyDrumModel(loaded)
+    state = runtime.start(B)
+    for t in range(T):
+        got = runtime.step(state, tokens[:, t], index=index[:, t], next_position=position[:, t],
+                           lookback=lookback[:, t], labels=runtime.label_rows(labels[:, t]),
+                           feel_in=feel_in[:, t])
+        np.testing.assert_allclose(got, logits[:, t].numpy(), atol=1e-5, rtol=0)
+        feel = runtime.feel(state, tokens[:, t + 1])  # (2, C, bins, B)
+        np.testing.assert_allclose(feel[0].transpose(2, 0, 1), velocity[:, t], atol=1e-5, rtol=0)
+        np.testing.assert_allclose(feel[1].transpose(2, 0, 1), offset[:, t], atol=1e-5, rtol=0)
+
+
+def test_a_model_file_without_labels_or_feel_keeps_its_header(tmp_path):
+    """Files of earlier models (no label sizes, no feel fields) load with both off."""
+    cfg = ModelConfig("gru", layers=1, hidden=8, embedding=4)
+    _, loaded = random_model(cfg, STEPS, tmp_path / "m.npz")
+    assert "label_sizes" not in loaded.header["vocabulary"]
+    old = {k: v for k, v in loaded.header["model"].items() if k not in ("labels", "feel", "feel_bins")}
+    assert ModelConfig.from_dict(old).labels == 0 and ModelConfig.from_dict(old).feel == 0
+    runtime = NumpyDrumModel(loaded)
+    assert not runtime.has_labels and not runtime.has_feel

@@ -13,6 +13,7 @@ from drumrnn.core.errors import DrumrnnError
 def cmd_prepare(args) -> int:
     from drumrnn.data.dataset import PrepareConfig, prepare
     from drumrnn.data.groove import GrooveFilter, parse_bpm_range
+    from drumrnn.data.labels import LabelSource
 
     encoding, source = encoding_options(args)
     fractions = _split_fractions(args.split)
@@ -20,7 +21,8 @@ def cmd_prepare(args) -> int:
         styles=tuple(args.style), beat_type=args.beat_type,
         time_signatures=tuple(args.time_signature), drummers=tuple(args.drummer),
         bpm_range=parse_bpm_range(args.bpm) if args.bpm else None)
-    config = PrepareConfig(encoding, source, groove_filter, fractions, args.max_file_mb)
+    labels = LabelSource(str(args.labels) if args.labels else None, args.style_from_folder)
+    config = PrepareConfig(encoding, source, groove_filter, fractions, args.max_file_mb, labels)
     report = prepare(args.source, args.out, config, workers=args.workers,
                      progress=sys.stderr.isatty() and not args.quiet)
     print(report.summary())
@@ -101,6 +103,11 @@ def add_prepare(sub) -> None:
     f.add_argument("--drummer", action="append", default=[], metavar="NAME",
                    help="e.g. drummer1 (repeatable)")
     f.add_argument("--bpm", default=None, metavar="MIN-MAX", help="e.g. 80-120")
+    lab = p.add_argument_group("labels of plain folders (the GMD has its own)")
+    lab.add_argument("--labels", type=Path, default=None, metavar="FILE.csv",
+                     help="a CSV with columns file,style,kind (kind: beat or fill)")
+    lab.add_argument("--style-from-folder", action="store_true",
+                     help="each file's style is its parent folder's name")
     p.add_argument("--split", default="90/5/5", metavar="TRAIN/VAL/TEST",
                    help="shares for plain folders, split by content hash (default 90/5/5)")
     p.add_argument("--max-file-mb", type=float, default=16.0, help="skip larger files")

@@ -28,6 +28,7 @@ from drumrnn.core.atomic import atomic_directory
 from drumrnn.core.errors import DrumrnnError, MidiReadError
 from drumrnn.data.encoding import EncodedTrack, EncodingConfig, encode_track
 from drumrnn.data.groove import SPLITS, GrooveFilter, is_groove_folder, read_info
+from drumrnn.data.labels import LabelSource, folder_labels, groove_labels, read_labels_csv
 from drumrnn.data.midi_read import MAX_FILE_MB, DrumSource, parse_drum_hits, read_bytes_checked
 
 FORMAT = "drumrnn-dataset"
@@ -53,6 +54,8 @@ class PrepareConfig:
         Train/validation/test shares for plain folders (split by content hash).
     max_file_mb : float
         Files larger than this are skipped.
+    labels : LabelSource
+        Where plain folders' style and kind labels come from (the GMD has its own).
     """
 
     encoding: EncodingConfig = field(default_factory=EncodingConfig)
@@ -60,6 +63,7 @@ class PrepareConfig:
     groove_filter: GrooveFilter = field(default_factory=GrooveFilter)
     split_fractions: tuple[float, float, float] = (0.9, 0.05, 0.05)
     max_file_mb: float = MAX_FILE_MB
+    labels: LabelSource = field(default_factory=LabelSource)
 
     def __post_init__(self) -> None:
         fractions = self.split_fractions
@@ -69,7 +73,8 @@ class PrepareConfig:
     def to_dict(self) -> dict:
         return {"encoding": self.encoding.to_dict(), "kit": self.encoding.kit_obj.to_dict(),
                 "source": self.source.to_dict(), "groove_filter": self.groove_filter.to_dict(),
-                "split_fractions": list(self.split_fractions), "max_file_mb": self.max_file_mb}
+                "split_fractions": list(self.split_fractions), "max_file_mb": self.max_file_mb,
+                "labels": self.labels.to_dict()}
 
 
 @dataclass
@@ -121,13 +126,19 @@ def _candidates(source: Path, config: PrepareConfig) -> tuple[str, list[_Candida
     if not source.is_dir():
         raise DrumrnnError(f"no such folder: {source}")
     if is_groove_folder(source):
+        if config.labels.labels_csv or config.labels.style_from_folder:
+            raise DrumrnnError("the Groove MIDI Dataset has its own labels; --labels and "
+                               "--style-from-folder are for plain folders")
         entries = [e for e in read_info(source) if config.groove_filter.accepts(e)]
         if not entries:
             raise DrumrnnError("the filters keep no file of the Groove MIDI Dataset")
         return "groove", [_Candidate(e.path, e.path.relative_to(source).as_posix(), e.split,
                                      {"drummer": e.drummer, "style": e.style, "bpm": e.bpm,
                                       "beat_type": e.beat_type,
-                                      "time_signature": e.time_signature})
+                                      "time_signature": e.time_signature,
+                                      "labels": groove_labels({"style": e.style, "bpm": e.bpm,
+                                                               "beat_type": e.beat_type,
+                                                               "drummer": e.drummer})})
                           for e in entries]
     if not config.groove_filter.is_empty():
         raise DrumrnnError(f"{source} is not a Groove MIDI Dataset folder (no info.csv): "
@@ -135,7 +146,13 @@ def _candidates(source: Path, config: PrepareConfig) -> tuple[str, list[_Candida
     files = find_midi_files(source)
     if not files:
         raise DrumrnnError(f"no .mid or .midi files under {source}")
-    return "folder", [_Candidate(p, p.relative_to(source).as_posix(), None, {}) for p in files]
+    table = read_labels_csv(config.labels.labels_csv) if config.labels.labels_csv else None
+    candidates = []
+    for p in files:
+        relpath = p.relative_to(source).as_posix()
+        labels = folder_labels(relpath, config.labels, table)
+        candidates.append(_Candidate(p, relpath, None, {"labels": labels}))
+    return "folder", candidates
 
 
 def _encode_bytes(job: tuple[bytes, DrumSource, EncodingConfig]) -> EncodedTrack | str:
@@ -217,11 +234,15 @@ def prepare(source: str | Path, out: str | Path, config: PrepareConfig = Prepare
             continue
         dropped_total.update(result.dropped)
         split = cand.split or _hash_split(digest, config.split_fractions)
+        metadata = dict(cand.metadata)
+        # labels: a plain folder's tempo is the file's own
+        metadata["labels"] = {**metadata["labels"],
+                              "bpm": metadata["labels"]["bpm"] or round(result.bpm, 3)}
         entry = {"path": cand.relpath, "sha256": digest, "split": split,
                  "index": len(kept[split]), "tokens": int(len(next(iter(result.sequence.values())))),
                  "hits": result.n_hits, "merged": result.merged,
                  "dropped": {str(k): v for k, v in sorted(result.dropped.items())},
-                 **cand.metadata}
+                 "file_bpm": round(result.bpm, 3), **metadata}
         kept[split].append((entry, result))
     if not any(kept.values()):
         reasons = "; ".join(f"{s['path']}: {s['reason']}" for s in skipped[:3])
@@ -302,7 +323,11 @@ def _previous_tracks(out: Path, config: PrepareConfig) -> dict[str, EncodedTrack
         dataset = load_dataset(out)
     except DrumrnnError:
         return {}
-    if dataset.manifest["config"] != json.loads(json.dumps(config.to_dict())):
+    # labels do not change the parsed tracks
+    def parsing(c: dict) -> dict:
+        return {k: v for k, v in c.items() if k != "labels"}
+
+    if parsing(dataset.manifest["config"]) != parsing(json.loads(json.dumps(config.to_dict()))):
         return {}
     splits = {name: dataset.split(name) for name in SPLITS}
     tracks: dict[str, EncodedTrack | str] = {
@@ -311,7 +336,8 @@ def _previous_tracks(out: Path, config: PrepareConfig) -> dict[str, EncodedTrack
         sequence, hits = splits[entry["split"]].track(entry["index"])
         tracks[entry["sha256"]] = EncodedTrack(
             sequence, hits, entry["hits"], entry["merged"],
-            Counter({int(k): v for k, v in entry["dropped"].items()}))
+            Counter({int(k): v for k, v in entry["dropped"].items()}),
+            float(entry.get("file_bpm", 120.0)))
     return tracks
 
 

@@ -9,7 +9,9 @@ pre-scaled by 1/2 so that one ``tanh`` over all gates serves both nonlinearities
 the sigmoid gates form one block. The first layer's input product is replaced by table
 lookups: every input feature is a token, a position or a few flags, so ``embedding @ W`` is
 computed once per table row when the model is loaded (token and lookback flags share one
-table of token x flags rows).
+table of token x flags rows). Label embeddings are tables too (:meth:`label_rows`, summed once
+per label change); the previous step's feel (continuous) takes one small product per step,
+and the feel heads (:meth:`feel`) run only on demand, for the token the caller chose.
 
 Activations are stored feature-major, ``(features, batch)``: every gate is then a
 contiguous block of rows, so the per-gate NumPy calls run on contiguous memory (3x faster at
@@ -76,6 +78,10 @@ class NumpyDrumModel:
             segments.append(("counter", cfg.counter_bits))
         if cfg.lookback:
             segments.append(("lookback", 2))
+        if cfg.labels:
+            segments += [(name, cfg.labels) for name in ("style", "kind", "tempo")]
+        if cfg.feel:
+            segments.append(("feel", 2 * vocab.n_classes))
         self.tables: dict[str, np.ndarray] = {}
         start = 0
         for name, width in segments:
@@ -87,6 +93,12 @@ class NumpyDrumModel:
                 rows = w["embed_delta.weight"] @ part if cfg.embedding else part
             elif name == "position":
                 rows = w["embed_position.weight"] @ part
+            elif name in ("style", "kind", "tempo"):
+                k = ("style", "kind", "tempo").index(name)
+                rows = w[f"embed_labels.{k}.weight"] @ part
+            elif name == "feel":  # continuous inputs: a matrix, not a table
+                self.feel_w = _matrix(part[:, order] * scale)
+                continue
             elif name == "counter":
                 n = np.arange(2 ** cfg.counter_bits)[:, None]
                 bits = ((n >> np.arange(cfg.counter_bits)) & 1) * 2.0 - 1.0
@@ -143,11 +155,21 @@ class NumpyDrumModel:
         self.n_out = heads[0].shape[0]
         self.head = _matrix(np.hstack([np.vstack(heads), np.concatenate(biases)[:, None]]))
         self.head_in = head_in
+        self.has_labels, self.has_feel = bool(cfg.labels), bool(cfg.feel)
+        if cfg.feel:
+            C = vocab.n_classes
+            self.feel_h = _matrix(np.hstack([w["feel_hidden.weight"], w["feel_hidden.bias"][:, None]]))
+            drums = ((np.arange(vocab.size)[:, None] >> np.arange(C)) & 1).astype(np.float32)
+            if vocab.bar_token >= 0:
+                drums[vocab.bar_token] = 0.0
+            self.feel_drums = _matrix(drums @ w["feel_drums.weight"].T)  # (V, F)
+            self.feel_o = _matrix(np.hstack([w["feel_out.weight"], w["feel_out.bias"][:, None]]))
+            self.feel_shape = (2, C, cfg.feel_bins)
 
     # -- state ------------------------------------------------------------------------------
     # feature-major arrays (batch on axis 1), except the batch-first attention memory
     _BATCH_FIRST = ("rows", "keys", "values", "valid", "att_in")
-    _SCRATCH = ("rows", "gates", "gh", "tmp", "pre", "att_in")
+    _SCRATCH = ("rows", "gates", "gh", "tmp", "pre", "att_in", "feel_hid")
 
     def start(self, batch: int, random_state: float = 0.0,
               rng: np.random.Generator | None = None) -> dict:
@@ -166,6 +188,8 @@ class NumpyDrumModel:
                  "c": [np.zeros((H, batch), np.float32) for _ in range(cfg.layers)]
                  if cfg.cell == "lstm" else None,
                  "top": np.ones((self.head_in + 1, batch), np.float32)}
+        if cfg.feel:
+            state["feel_hid"] = np.ones((cfg.feel + 1, batch), np.float32)
         for xh in state["xh"]:
             xh[-1] = 1.0
         if random_state:
@@ -223,16 +247,38 @@ class NumpyDrumModel:
             rows = counter if rows is None else rows + counter
         return rows
 
+    def label_rows(self, ids: np.ndarray) -> np.ndarray:
+        """The label inputs of label ids ``ids`` ((3,) or (B, 3): style, kind, tempo) as
+        rows to pass as ``step(..., labels=rows)``: (G,) or (B, G) float32."""
+        ids = np.asarray(ids, dtype=np.int64)
+        t = self.tables
+        return t["style"][ids[..., 0]] + t["kind"][ids[..., 1]] + t["tempo"][ids[..., 2]]
+
+    def feel(self, state: dict, tokens: np.ndarray) -> np.ndarray:
+        """Feel logits of ``tokens`` (B,), the step just predicted by the last :meth:`step`:
+        a (2, C, bins, B) view (velocity, offset) x class x bin x batch."""
+        top = state["top"] if (self.config.attention or self.config.dense) else \
+            state["xh"][-1][-self.config.hidden - 1:]
+        hid = state["feel_hid"]
+        inner = hid[:-1]
+        np.dot(self.feel_h, top, out=inner)
+        inner += self.feel_drums[tokens].T
+        np.maximum(inner, 0, out=inner)
+        return np.dot(self.feel_o, hid).reshape(*self.feel_shape, -1)
+
     def step(self, state: dict, tokens: np.ndarray, index=None, next_position=None,
              lookback: np.ndarray | None = None, deltas: np.ndarray | None = None,
-             extra: np.ndarray | None = None) -> np.ndarray:
+             extra: np.ndarray | None = None, labels: np.ndarray | None = None,
+             feel_in: np.ndarray | None = None) -> np.ndarray:
         """Advance every sequence by one input token; returns logits (B, V) (events: the
         drum logits followed by the delta logits, (B, n_drums + n_deltas)).
 
         ``index``: the input step's index in its track (int or (B,)); ``next_position``: the
         predicted step's position in its bar (or ``extra``, a row of :meth:`schedule`, in
         place of both); ``lookback``: (B, 2) flags, or (B,) codes ``flag1 + 2 * flag2``;
-        ``deltas``: events delta ids. Only the features the model uses are needed.
+        ``deltas``: events delta ids; ``labels``: rows of :meth:`label_rows`; ``feel_in``:
+        (B, 2C) the input step's feel (:func:`drumrnn.model.feel.feel_inputs`). Only the
+        features the model uses are needed.
         """
         cfg, H, t = self.config, self.config.hidden, self.tables
         # layer 0's inputs: table rows summed batch-first, then turned feature-major
@@ -246,6 +292,10 @@ class NumpyDrumModel:
             np.take(t["token"], tokens, axis=0, out=rows)
         if self.events:
             rows += t["delta"][deltas]
+        if labels is not None:
+            rows += labels
+        if feel_in is not None:
+            rows += np.dot(feel_in, self.feel_w)
         if extra is None and (cfg.position_embedding or cfg.counter_bits):
             extra = self.schedule(index, next_position)
         gates = state["gates"]

@@ -38,6 +38,15 @@ class ModelConfig(StoredConfig):
         (the Keras deep-LSTM tutorial: 128); 0 = off.
     dense_dropout : float
         Dropout after the dense layer.
+    labels : int
+        Size of each label embedding (style, kind, tempo bucket; see
+        :mod:`drumrnn.model.labels`), read at every step; 0 = no labels. Steps only.
+    feel : int
+        Hidden size of the feel heads (velocity and offset of each struck drum, predicted
+        from the RNN output and the step's drums), which also makes the network read the
+        previous step's feel; 0 = no feel heads. Steps only.
+    feel_bins : int
+        Bins of each velocity and offset distribution (see :mod:`drumrnn.model.feel`).
     """
 
     _what = "model"
@@ -53,13 +62,17 @@ class ModelConfig(StoredConfig):
     attention: int = 0
     dense: int = 0
     dense_dropout: float = 0.0
+    labels: int = 0
+    feel: int = 0
+    feel_bins: int = 16
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
             raise DrumrnnError(f"unknown cell {self.cell!r}; choose one of {', '.join(CELLS)}")
         check_at_least_one(self, ("layers", "hidden"))
         check_not_negative(self, ("embedding", "counter_bits", "position_embedding", "attention",
-                                  "dense"))
+                                  "dense", "labels", "feel"))
+        check_at_least_one(self, ("feel_bins",))
         for name in ("dropout", "dense_dropout"):
             if not 0 <= getattr(self, name) < 1:
                 raise DrumrnnError(f"{name} must lie in [0, 1), got {getattr(self, name)}")
@@ -83,6 +96,8 @@ class Vocabulary:
         steps: the lookback distance (one 4/4 bar of steps).
     bar_token : int
         steps: the BAR token's id, -1 without BAR tokens.
+    label_sizes : tuple of int
+        Ids of each label the model reads (style, kind, tempo), unknown included; () = none.
     """
 
     encoding: str
@@ -91,14 +106,28 @@ class Vocabulary:
     deltas: tuple[int, ...] = field(default=())
     steps_per_bar: int = 16
     bar_token: int = -1
+    label_sizes: tuple[int, ...] = field(default=())
+
+    @property
+    def n_classes(self) -> int:
+        """Drum classes of the kit (steps: tokens are bit sets of them)."""
+        if self.encoding == "events":
+            return self.n_drums - 1
+        top = self.bar_token if self.bar_token >= 0 else self.size
+        return max(top - 1, 0).bit_length()
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data["deltas"] = list(self.deltas)
+        if self.label_sizes:
+            data["label_sizes"] = list(self.label_sizes)
+        else:  # files of models without labels stay as they were
+            del data["label_sizes"]
         return data
 
     @classmethod
     def from_dict(cls, data: dict) -> Vocabulary:
         data = dict(data)
         data["deltas"] = tuple(data.get("deltas", ()))
+        data["label_sizes"] = tuple(data.get("label_sizes", ()))
         return config_from_dict(cls, data, "vocabulary")

@@ -12,7 +12,9 @@ import numpy as np
 
 from drumrnn.core.errors import DrumrnnError
 from drumrnn.data.dataset import Dataset, Split
-from drumrnn.model.model_config import Vocabulary
+from drumrnn.model.feel import feel_inputs, offset_bins, velocity_bins
+from drumrnn.model.labels import LabelVocab, track_label_ids
+from drumrnn.model.model_config import ModelConfig, Vocabulary
 
 
 @dataclass
@@ -21,7 +23,10 @@ class TrackArrays:
 
     ``ids``: input/target ids; ``delta_ids`` (events); ``index``: position in the track;
     ``position``: position in the bar (steps); ``lookback``: (n, 2) repeat flags (steps).
-    ``starts``: int64 (n_tracks + 1,) track offsets.
+    ``starts``: int64 (n_tracks + 1,) track offsets. Conditioned models also read
+    ``labels`` (n, 3) label ids of each token's track, and ``velocity_bins`` /
+    ``offset_bins`` (n, n_classes) of each token's struck classes (-1 = silent) with
+    ``feel_in`` (n, 2 * n_classes), the feel inputs they make (:mod:`drumrnn.model.feel`).
     """
 
     ids: np.ndarray
@@ -30,6 +35,10 @@ class TrackArrays:
     position: np.ndarray | None = None
     lookback: np.ndarray | None = None
     delta_ids: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    velocity_bins: np.ndarray | None = None
+    offset_bins: np.ndarray | None = None
+    feel_in: np.ndarray | None = None
 
     @property
     def lengths(self) -> np.ndarray:
@@ -88,3 +97,42 @@ def track_arrays(split: Split, vocab: Vocabulary) -> TrackArrays:
     drums = np.asarray(split.arrays["drums"], dtype=np.int64)
     return TrackArrays(drums, starts, index,
                        delta_ids=delta_ids(np.asarray(split.arrays["deltas"]), vocab))
+
+
+def model_tracks(dataset: Dataset, split: str, vocab: Vocabulary, config: ModelConfig,
+                 labels: LabelVocab | None = None) -> TrackArrays:
+    """A split as the inputs of a model of ``config``: :func:`track_arrays`, with the label
+    ids (when the model reads labels) and the feel bins (when it has feel heads)."""
+    data = dataset.split(split)
+    tracks = track_arrays(data, vocab)
+    if config.labels:
+        if labels is None:
+            raise DrumrnnError("a model that reads labels needs their vocabulary")
+        per_track = track_label_ids(dataset.manifest, split, labels)
+        tracks.labels = np.repeat(per_track, tracks.lengths, axis=0)
+    if config.feel:
+        attach_feel(tracks, data, vocab, config.feel_bins)
+    return tracks
+
+
+def attach_feel(tracks: TrackArrays, split: Split, vocab: Vocabulary, bins: int) -> None:
+    """Fill ``tracks``' feel arrays from a steps split's per-hit velocities and offsets."""
+    if vocab.encoding != "steps":
+        raise DrumrnnError("feel heads need the steps encoding")
+    C = vocab.n_classes
+    n = len(tracks.ids)
+    hit_starts = np.asarray(split.arrays["hit_starts"], dtype=np.int64)
+    track_of_hit = np.repeat(np.arange(len(hit_starts) - 1), np.diff(hit_starts))
+    steps = np.asarray(split.arrays["hit_steps"], dtype=np.int64)
+    if vocab.bar_token >= 0:  # a hit's grid step -> its token (BAR tokens skipped)
+        step_tokens = np.flatnonzero(tracks.ids != vocab.bar_token)
+        before = np.concatenate([[0], np.cumsum(tracks.ids != vocab.bar_token)])[tracks.starts]
+        at = step_tokens[before[track_of_hit] + steps]
+    else:
+        at = tracks.starts[track_of_hit] + steps
+    classes = np.asarray(split.arrays["hit_classes"], dtype=np.int64)
+    tracks.velocity_bins = np.full((n, C), -1, dtype=np.int64)
+    tracks.offset_bins = np.full((n, C), -1, dtype=np.int64)
+    tracks.velocity_bins[at, classes] = velocity_bins(split.arrays["hit_velocities"], bins)
+    tracks.offset_bins[at, classes] = offset_bins(split.arrays["hit_offsets"], bins)
+    tracks.feel_in = feel_inputs(tracks.velocity_bins, tracks.offset_bins, bins)

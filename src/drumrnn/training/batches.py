@@ -112,8 +112,13 @@ def epoch_plan(tracks: TrackArrays, batch: int, window: int, mode: str, seed: in
     return EpochPlan(np.stack(rows), np.array(sizes, dtype=np.int64), kinds.astype(bool))
 
 
-def gather(tracks: TrackArrays, windows: np.ndarray, window: int) -> dict[str, np.ndarray]:
-    """NumPy arrays of one batch from its (track, offset, reset) rows."""
+def gather(tracks: TrackArrays, windows: np.ndarray, window: int, label_dropout: float = 0.0,
+           rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
+    """NumPy arrays of one batch from its (track, offset, reset) rows.
+
+    With ``label_dropout`` each label of each window is replaced by unknown (0) with that
+    probability (draws from ``rng``), so that the model also plays with labels left out.
+    """
     track, offset, reset = windows[:, 0], windows[:, 1], windows[:, 2]
     pad = track < 0
     track = np.where(pad, 0, track)
@@ -131,4 +136,16 @@ def gather(tracks: TrackArrays, windows: np.ndarray, window: int) -> dict[str, n
     if tracks.delta_ids is not None:
         out["delta_inputs"] = tracks.delta_ids[at[:, :-1]]
         out["delta_targets"] = tracks.delta_ids[at[:, 1:]]
+    if tracks.labels is not None:
+        labels = tracks.labels[at[:, :-1]]
+        if label_dropout:
+            keep = rng.random((len(labels), 1, labels.shape[-1])) >= label_dropout
+            labels = labels * keep
+        out["labels"] = labels
+    if tracks.feel_in is not None:
+        out["feel_inputs"] = tracks.feel_in[at[:, :-1]]
+        # padding and steps past a track's end predict no feel
+        gone = ~real[:, 1:, None]
+        out["velocity_targets"] = np.where(gone, -1, tracks.velocity_bins[at[:, 1:]])
+        out["offset_targets"] = np.where(gone, -1, tracks.offset_bins[at[:, 1:]])
     return out

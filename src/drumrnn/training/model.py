@@ -26,6 +26,9 @@ class Batch:
     ``next_position``: (B, T) the target step's position in its bar.
     ``lookback``: (B, T, 2) float flags. ``mask``: (B, T) 1 where the target is real.
     ``reset``: (B,) 1 where a stream starts a new track (its carried state is dropped).
+    ``labels``: (B, T, 3) label ids. ``feel_inputs``: (B, T, 2C) the input step's feel;
+    ``velocity_targets`` / ``offset_targets``: (B, T, C) bins of the target step's struck
+    classes, -1 where silent (see :mod:`drumrnn.model.feel`).
     """
 
     inputs: torch.Tensor
@@ -37,6 +40,10 @@ class Batch:
     lookback: torch.Tensor | None = None
     delta_inputs: torch.Tensor | None = None
     delta_targets: torch.Tensor | None = None
+    labels: torch.Tensor | None = None
+    feel_inputs: torch.Tensor | None = None
+    velocity_targets: torch.Tensor | None = None
+    offset_targets: torch.Tensor | None = None
 
 
 class LocalAttention(nn.Module):
@@ -98,6 +105,15 @@ class DrumLM(nn.Module):
             self.embed_position = nn.Embedding(64, config.position_embedding)
             size += config.position_embedding
         size += config.counter_bits + (2 if config.lookback else 0)
+        if config.labels:
+            if len(vocab.label_sizes) != 3:
+                raise ValueError("a model that reads labels needs the vocabulary's label sizes")
+            self.embed_labels = nn.ModuleList(nn.Embedding(n, config.labels)
+                                              for n in vocab.label_sizes)
+            size += 3 * config.labels
+        n_classes = vocab.n_classes
+        if config.feel:
+            size += 2 * n_classes
         self.input_size = size
         self.rnn = _RNN[config.cell](size, config.hidden, config.layers, batch_first=True,
                                      dropout=config.dropout if config.layers > 1 else 0.0)
@@ -112,6 +128,13 @@ class DrumLM(nn.Module):
             self.dense = None
         self.head = nn.Linear(width, n_in)
         self.delta_head = nn.Linear(width, len(vocab.deltas)) if events else None
+        if config.feel:
+            # the feel of the step just predicted: from the RNN output and the drums struck
+            self.feel_hidden = nn.Linear(width, config.feel)
+            self.feel_drums = nn.Linear(n_classes, config.feel, bias=False)
+            self.feel_out = nn.Linear(config.feel, 2 * n_classes * config.feel_bins)
+        #: (velocity, offset) logits (B, T, C, bins) of the last forward with feel targets
+        self.feel_logits: tuple[torch.Tensor, torch.Tensor] | None = None
 
     # -- state ------------------------------------------------------------------------------
     def initial_state(self, batch: int, device=None) -> dict:
@@ -161,7 +184,22 @@ class DrumLM(nn.Module):
             parts.append(bits.float() * 2 - 1)
         if cfg.lookback:
             parts.append(batch.lookback)
+        if cfg.labels:
+            parts += [embed(batch.labels[..., k]) for k, embed in enumerate(self.embed_labels)]
+        if cfg.feel:
+            parts.append(batch.feel_inputs)
         return torch.cat(parts, dim=-1)
+
+    def feel(self, out: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Velocity and offset logits (B, T, C, bins) of the struck drums of ``tokens``
+        (B, T), from the head's inputs ``out`` (B, T, W) that predicted them."""
+        C, bins = self.vocab.n_classes, self.config.feel_bins
+        drums = ((tokens[..., None] >> torch.arange(C, device=tokens.device)) & 1).float()
+        if self.vocab.bar_token >= 0:
+            drums = drums * (tokens != self.vocab.bar_token)[..., None]
+        hidden = torch.relu(self.feel_hidden(out) + self.feel_drums(drums))
+        logits = self.feel_out(hidden).reshape(*tokens.shape, 2, C, bins)
+        return logits[..., 0, :, :], logits[..., 1, :, :]
 
     def forward(self, batch: Batch, state: dict) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
         """Logits for every step: (B, T, V) and, for events, delta logits (B, T, D); new state."""
@@ -179,6 +217,8 @@ class DrumLM(nn.Module):
             B, T, H = out.shape
             out = self.dense(out.reshape(B * T, H)).reshape(B, T, -1)
         logits = self.head(out)
+        self.feel_logits = (self.feel(out, batch.targets)
+                            if self.config.feel and batch.velocity_targets is not None else None)
         delta_logits = self.delta_head(out) if self.delta_head is not None else None
         return logits, delta_logits, new_state
 
@@ -186,3 +226,18 @@ class DrumLM(nn.Module):
 def detach_state(state: dict) -> dict:
     """The state cut from the autograd graph (truncated backprop through time)."""
     return {k: v.detach() for k, v in state.items()}
+
+
+def feel_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
+    """Mean cross-entropy (nats) of velocity plus offset over the struck drums of the last
+    forward's targets (0 for a model without feel heads)."""
+    model = getattr(model, "module", model)  # a DistributedDataParallel wrapper
+    if model.feel_logits is None:
+        return torch.zeros(())
+    velocity, offset = model.feel_logits
+    struck = batch.velocity_targets >= 0
+    if not struck.any():
+        return velocity.sum() * 0.0
+    v = F.cross_entropy(velocity[struck], batch.velocity_targets[struck])
+    o = F.cross_entropy(offset[struck], batch.offset_targets[struck])
+    return v + o

@@ -8,6 +8,7 @@ bit for bit on CPU), ``metrics.csv``, and ``model.npz`` (the best weights as a m
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -23,13 +24,14 @@ import torch
 from drumrnn.core.atomic import atomic_path, write_text_atomic
 from drumrnn.core.errors import DrumrnnError
 from drumrnn.data.dataset import load_dataset
+from drumrnn.model.labels import label_vocab_of
 from drumrnn.model.model_config import ModelConfig
 from drumrnn.model.model_file import content_header, load_model_file, save_model_file
 from drumrnn.model.profile import learn_profile, split_profile
-from drumrnn.model.tracks import TrackArrays, track_arrays, vocabulary_of
+from drumrnn.model.tracks import TrackArrays, model_tracks, vocabulary_of
 from drumrnn.training.batches import epoch_plan, gather
 from drumrnn.training.metrics import MetricSums, token_loss
-from drumrnn.training.model import Batch, DrumLM, detach_state
+from drumrnn.training.model import Batch, DrumLM, detach_state, feel_loss
 from drumrnn.training.train_config import TrainConfig
 
 CHECKPOINT_LAST = "checkpoint-last.pt"
@@ -152,8 +154,15 @@ class Trainer:
         if self.vocab.encoding == "events" and (model_cfg.counter_bits or model_cfg.lookback
                                                  or model_cfg.position_embedding):
             raise DrumrnnError("counters, lookback and position embedding need the steps encoding")
-        self.train_tracks = track_arrays(self.dataset.split("train"), self.vocab)
-        self.valid_tracks = track_arrays(self.dataset.split("validation"), self.vocab)
+        if self.vocab.encoding == "events" and (model_cfg.labels or model_cfg.feel):
+            raise DrumrnnError("labels and feel heads need the steps encoding")
+        self.labels = label_vocab_of(self.dataset.manifest) if model_cfg.labels else None
+        if self.labels is not None:
+            self.vocab = dataclasses.replace(self.vocab, label_sizes=self.labels.sizes)
+        self.train_tracks = model_tracks(self.dataset, "train", self.vocab, model_cfg,
+                                         self.labels)
+        self.valid_tracks = model_tracks(self.dataset, "validation", self.vocab, model_cfg,
+                                         self.labels)
         if self.train_tracks.n_targets == 0:
             raise DrumrnnError("the training split has no track longer than one token")
         torch.set_num_threads(train_cfg.threads or default_threads())
@@ -220,6 +229,8 @@ class Trainer:
                               "manifest_sha256": self.manifest_sha256,
                               "train_tokens": manifest["splits"]["train"]["tokens"]},
                   "training": self.cfg.to_dict(), "metrics": metrics}
+        if self.labels is not None:
+            header["labels"] = self.labels.to_dict()
         weights = {k: v.detach().cpu().numpy() for k, v in self.model.state_dict().items()}
         return save_model_file(self.run_dir / MODEL_FILE, header, {**weights, **self.profile})
 
@@ -300,13 +311,17 @@ class Trainer:
                     while self.batch_in_epoch < len(plan) and stopped_by is None:
                         started = time.perf_counter()
                         b = self.batch_in_epoch
-                        arrays = gather(self.train_tracks, plan.rows[b], int(plan.lengths[b]))
+                        arrays = gather(self.train_tracks, plan.rows[b], int(plan.lengths[b]),
+                                        cfg.label_dropout,
+                                        np.random.default_rng([cfg.seed, self.epoch, b]))
                         batch = to_batch(arrays, self.device)
                         independent = bool(plan.independent[b])
                         state_in = (model.initial_state(cfg.batch, self.device) if independent
                                     else self.state)
                         logits, delta_logits, state = model(batch, state_in)
                         loss = token_loss(logits, delta_logits, batch)
+                        if self.model_cfg.feel:
+                            loss = loss + cfg.feel_weight * feel_loss(model, batch)
                         self.optimizer.zero_grad(set_to_none=True)
                         loss.backward()
                         if cfg.clip and cfg.clip_mode == "norm":
@@ -359,7 +374,8 @@ class Trainer:
             return {}
         best = load_model_file(self.run_dir / MODEL_FILE)
         model = torch_model(best).to(self.device)
-        metrics = evaluate(model, track_arrays(split, self.vocab), device=self.device)
+        tracks = model_tracks(self.dataset, "test", self.vocab, self.model_cfg, self.labels)
+        metrics = evaluate(model, tracks, device=self.device)
         test = {f"test_{k}": v for k, v in metrics.items()}
         header = {**content_header(best.header), "metrics": {**best.header["metrics"], **test}}
         save_model_file(self.run_dir / MODEL_FILE, header, best.weights)

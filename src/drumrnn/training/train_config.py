@@ -41,6 +41,12 @@ class TrainConfig(StoredConfig):
     seed : int
     threads : int
         torch CPU threads; 0 = the idle cores.
+    label_dropout : float
+        Models that read labels: each label of each window is replaced by unknown with this
+        probability, so that any label may be left out when generating.
+    feel_weight : float
+        Models with feel heads: weight of the feel loss (nats per struck drum) against the
+        token loss (nats per step).
     """
 
     _what = "training"
@@ -62,6 +68,8 @@ class TrainConfig(StoredConfig):
     plateau_factor: float = 0.5
     seed: int = 0
     threads: int = 0
+    label_dropout: float = 0.25
+    feel_weight: float = 0.2
 
     def __post_init__(self) -> None:
         check_at_least_one(self, ("batch", "window", "eval_every"))
@@ -76,5 +84,8 @@ class TrainConfig(StoredConfig):
             raise DrumrnnError(f"unknown mode {self.mode!r}; choose stateful or random")
         if self.clip_mode not in CLIP_MODES:
             raise DrumrnnError(f"clip_mode must be norm or value, got {self.clip_mode!r}")
+        if not 0 <= self.label_dropout <= 1:
+            raise DrumrnnError(f"label_dropout must lie in [0, 1], got {self.label_dropout}")
+        check_not_negative(self, ("feel_weight",))
         if not 0 < self.plateau_factor <= 1:
             raise DrumrnnError(f"plateau_factor must lie in (0, 1], got {self.plateau_factor}")

@@ -18,7 +18,7 @@ def cmd_generate(args) -> int:
     sampling = SamplingConfig(args.temperature, args.top_k, args.top_p, args.greedy,
                               args.beam_size, args.branch_factor)
     config = GenerateConfig(args.bars, args.tempo, args.num, args.seed, args.random_state,
-                            not args.quantized, sampling)
+                            not args.quantized, sampling, **conditioning_options(args))
     if args.soundfont is not None and not args.soundfont.is_file():
         raise DrumrnnError(f"no soundfont file at {args.soundfont}")
     check_output_dir(args.out)
@@ -36,6 +36,25 @@ def cmd_generate(args) -> int:
     for path in paths:
         print(path)
     return 0
+
+
+def conditioning_options(args) -> dict:
+    """GenerateConfig's label and feel fields from the parsed options."""
+    return {"style": args.style, "kind": None if args.kind == "unknown" else args.kind,
+            "fill_every": args.fill_every, "feel": args.feel}
+
+
+def add_conditioning_options(parser) -> None:
+    c = parser.add_argument_group("labels and feel (models trained with them)")
+    c.add_argument("--style", default=None,
+                   help="style label, e.g. rock, funk, jazz (drumrnn info lists the model's)")
+    c.add_argument("--kind", choices=("beat", "fill", "unknown"), default="beat",
+                   help="play a groove (beat, default) or a fill")
+    c.add_argument("--fill-every", type=int, default=0, metavar="N",
+                   help="bars N, 2N, ... are fills, the others --kind (e.g. 4)")
+    c.add_argument("--feel", type=float, default=1.0, metavar="0..1",
+                   help="scale the learned timing and dynamics: 0 = on the grid at the "
+                        "average velocities, 1 = as learned (default)")
 
 
 def add_generate(sub) -> None:
@@ -57,7 +76,8 @@ def add_generate(sub) -> None:
     s_.add_argument("--random-state", type=float, default=0.0, metavar="SCALE",
                     help="start from uniform noise in +-SCALE (RNN Drummer used 0.1)")
     s_.add_argument("--quantized", action="store_true",
-                    help="hits exactly on the grid (default: the drummers' average feel)")
+                    help="hits exactly on the grid (default: the learned timing)")
+    add_conditioning_options(p)
     g = p.add_mutually_exclusive_group()
     g.add_argument("--primer", type=Path, default=None, help="MIDI file to continue")
     g.add_argument("--primer-pattern", default=None, metavar="TEXT",

@@ -2,7 +2,10 @@
 
 The flow: a primer (or a first step drawn from how training pieces begin) -> tokens sampled
 step by step by :class:`drumrnn.generation.runtime.NumpyDrumModel` -> drum hits with velocities (and,
-for steps, the drummers' average microtiming) from the model's learned profile.
+for steps, the drummers' average microtiming) from the model's learned profile. Models that
+read labels or have feel heads take :mod:`drumrnn.generation.conditioned`'s path instead:
+the first step predicted from the labels, each hit's velocity and timing sampled from the
+feel heads.
 """
 
 from __future__ import annotations
@@ -26,8 +29,19 @@ from drumrnn.data.steps import (
     step_layout,
 )
 from drumrnn.data.timing import TimeMap
+from drumrnn.generation.conditioned import (
+    Conditions,
+    StepRun,
+    bar_of_slots,
+    beam_steps,
+    feel_values,
+    label_schedule,
+    run_steps,
+)
 from drumrnn.generation.runtime import NumpyDrumModel
 from drumrnn.generation.sampling import SamplingConfig, gumbel_noise, log_softmax, sample
+from drumrnn.model.feel import offset_bins, velocity_bins
+from drumrnn.model.labels import LabelVocab
 from drumrnn.model.model_file import ModelFile, load_model_file
 from drumrnn.model.profile import split_profile
 from drumrnn.model.tracks import delta_ids
@@ -51,7 +65,8 @@ class GenerateConfig:
     bars : int
         Length of each pattern in 4/4 bars, primer included (1..10,000).
     tempo : float
-        Quarter notes per minute written to the MIDI file.
+        Quarter notes per minute written to the MIDI file (and the tempo label of a model
+        that reads labels).
     num : int
         Variations, generated together as one batch.
     seed : int or None
@@ -59,8 +74,18 @@ class GenerateConfig:
     random_state : float
         Start from a random state: uniform noise in +-scale (RNN Drummer: 0.1); 0 = zero state.
     humanize : bool
-        Apply the profile's average microtiming (steps encoding); velocities always follow it.
+        Off: every hit on the grid (``--quantized``). On: the learned timing (feel heads),
+        or the profile's average microtiming for models without them.
     sampling : SamplingConfig
+    style : str or None
+        Style label (models that read labels; None = unknown).
+    kind : str or None
+        ``beat`` (default), ``fill`` or None (unknown).
+    fill_every : int
+        Bars N, 2N, ... are played with the fill label, the others with ``kind``; 0 = off.
+    feel : float
+        0..1: scales the learned timing offsets and the velocities' deviations from the
+        profile's mean for the drum and bar position (0 = on the grid at those means).
     """
 
     bars: int = 8
@@ -70,8 +95,18 @@ class GenerateConfig:
     random_state: float = 0.0
     humanize: bool = True
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    style: str | None = None
+    kind: str | None = "beat"
+    fill_every: int = 0
+    feel: float = 1.0
 
     def __post_init__(self) -> None:
+        if not 0 <= self.feel <= 1:
+            raise DrumrnnError(f"feel must lie in 0..1, got {self.feel:g}")
+        if self.kind not in ("beat", "fill", None):
+            raise DrumrnnError(f"kind must be beat or fill, got {self.kind!r}")
+        if self.fill_every < 0:
+            raise DrumrnnError(f"fill-every must be at least 1 bar, got {self.fill_every}")
         if not 1 <= self.bars <= MAX_BARS:
             raise DrumrnnError(f"bars must lie in 1..{MAX_BARS}, got {self.bars}")
         if not 10 <= self.tempo <= 400:
@@ -98,6 +133,17 @@ class DrumGenerator:
         self.encoding = encoding.encoding
         self.steps_config: StepsConfig = encoding.steps
         self.events_config: EventsConfig = encoding.events
+        self.labels: LabelVocab | None = None
+        if self.runtime.has_labels:
+            if "labels" not in model.header:
+                raise DrumrnnError(f"{model.path}: the model reads labels but its header "
+                                   "has no label vocabulary")
+            self.labels = LabelVocab.from_dict(model.header["labels"])
+
+    @property
+    def conditioned(self) -> bool:
+        """Whether the model reads labels or has feel heads."""
+        return self.runtime.has_labels or self.runtime.has_feel
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> DrumGenerator:
@@ -117,6 +163,11 @@ class DrumGenerator:
         time_map = TimeMap(((0.0, float(config.tempo)),), ((0.0, 4, 4),))
         if primer is not None and len(primer) == 0:
             raise DrumrnnError("the primer has no drum hits")
+        if self.labels is None and (config.style or config.fill_every):
+            raise DrumrnnError("this model reads no labels: --style and --fill-every need a "
+                               "model trained with labels (drumrnn info lists them)")
+        if self.conditioned and self.encoding == "steps":
+            return self._generate_conditioned(config, primer, rng, time_map)
         if self.encoding == "events":
             if config.sampling.beam_size:
                 raise DrumrnnError("beam search works with steps models, not events models")
@@ -133,6 +184,63 @@ class DrumGenerator:
         if primer_bars > bars:
             raise DrumrnnError(f"the primer is {primer_bars} bars long; ask for more --bars")
         return sequence.tokens, primer_bars
+
+    def _generate_conditioned(self, config: GenerateConfig, primer: DrumHits | None,
+                              rng: np.random.Generator, time_map: TimeMap) -> list[DrumHits]:
+        rt, kit = self.runtime, self.kit
+        per_bar = 4 * self.steps_config.steps_per_quarter
+        bar_tokens, bar = self.steps_config.bar_tokens, bar_token(kit)
+        is_bar, position = step_layout(config.bars, per_bar, bar_tokens)
+        lead = 0 if primer is not None else 1  # a silent step before the piece
+        n_slots, C, bins = lead + len(is_bar), kit.n_classes, rt.config.feel_bins
+        tokens = np.zeros((config.num, n_slots), dtype=np.int64)
+        vel = np.full((config.num, n_slots, C), -1, dtype=np.int64)
+        off = vel.copy()
+        primer_bars, n_fixed = 0, 1
+        if primer is not None:
+            fixed, primer_bars = self._primer_tokens(primer, config.bars)
+            sequence = encode_steps(primer, kit, self.steps_config)
+            n_fixed = len(fixed)
+            tokens[:, :n_fixed] = fixed
+            slots = np.flatnonzero(fixed != bar)[sequence.hit_steps]
+            vel[:, slots, sequence.hit_classes] = velocity_bins(sequence.hit_velocities, bins)
+            off[:, slots, sequence.hit_classes] = offset_bins(sequence.hit_offsets, bins)
+        labels = None
+        if self.labels is not None:
+            conditions = Conditions(config.style, config.kind, config.tempo, config.fill_every)
+            of_slot = label_schedule(self.labels, conditions,
+                                     bar_of_slots(is_bar, position, bar_tokens))
+            of_slot = np.r_[of_slot[:lead], of_slot]
+            labels = np.r_[of_slot[1:], of_slot[-1:]]  # slot s reads the labels of s + 1
+        run = StepRun(tokens, vel, off, np.r_[np.zeros(lead, bool), is_bar],
+                      np.r_[np.full(lead, per_bar - 1), position], np.arange(n_slots) - lead,
+                      labels, n_fixed, n_fixed)
+        if config.sampling.beam_size:
+            run = beam_steps(rt, run, config.sampling, bar, bar_tokens, config.num, rng,
+                             config.random_state)
+        run_steps(rt, run, config.sampling, bar, bar_tokens, rng, config.random_state)
+        patterns = []
+        for row in range(config.num):
+            toks = run.tokens[row, lead:]
+            if rt.has_feel:
+                steps, classes, velocity, offset = feel_values(
+                    toks, run.velocity_bins[row, lead:], run.offset_bins[row, lead:], kit, bar,
+                    bins, rng)
+                keep = steps >= primer_bars * per_bar
+                steps, classes = steps[keep], classes[keep]
+                mean = profile_means(self.profile, classes, steps % per_bar)
+                velocity = mean + config.feel * (velocity[keep] - mean)
+                offset = config.feel * offset[keep] if config.humanize else np.zeros(len(steps))
+                quarters = np.maximum((steps + offset) / self.steps_config.steps_per_quarter, 0.0)
+                velocities = np.clip(np.round(velocity), 1, 127).astype(np.int64)
+                pitches = kit.output_pitches[classes]
+            else:
+                quarters, pitches, velocities = perform_steps(
+                    toks, kit, self.profile, self.steps_config.steps_per_quarter, rng,
+                    config.humanize, skip_steps=primer_bars * per_bar, feel=config.feel)
+            patterns.append(_with_primer(primer, kit, quarters, pitches, velocities, time_map,
+                                         config.bars * 4.0))
+        return patterns
 
     def _generate_steps(self, config: GenerateConfig, primer: DrumHits | None,
                         rng: np.random.Generator, time_map: TimeMap) -> list[DrumHits]:
@@ -243,7 +351,7 @@ class DrumGenerator:
         per_bar = 4 * self.steps_config.steps_per_quarter
         quarters, pitches, velocities = perform_steps(
             tokens, self.kit, self.profile, self.steps_config.steps_per_quarter, rng,
-            config.humanize, skip_steps=primer_bars * per_bar)
+            config.humanize, skip_steps=primer_bars * per_bar, feel=config.feel)
         return _with_primer(primer, self.kit, quarters, pitches, velocities, time_map,
                             config.bars * 4.0)
 
@@ -290,41 +398,51 @@ class DrumGenerator:
             keep = (d != rest) & (t < total) & (t > primer_end)
             classes, ticks = d[keep], t[keep]
             sixteenths = np.round(ticks / max(tpq // 4, 1)).astype(np.int64)
-            velocities = profile_velocities(self.profile, classes, sixteenths, rng)
+            velocities = profile_velocities(self.profile, classes, sixteenths, rng, config.feel)
             patterns.append(_with_primer(primer, self.kit, ticks / tpq,
                                          self.kit.output_pitches[classes], velocities, time_map,
                                          config.bars * 4.0))
         return patterns
 
 
+def profile_means(profile: dict, classes: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """The profile's mean velocity of each hit (by class and bar position), or 100."""
+    mean = profile.get("velocity_mean")
+    if mean is None:
+        return np.full(len(classes), 100.0)
+    return mean[classes, positions % mean.shape[1]].astype(np.float64)
+
+
 def profile_velocities(profile: dict, classes: np.ndarray, positions: np.ndarray,
-                       rng: np.random.Generator) -> np.ndarray:
+                       rng: np.random.Generator, feel: float = 1.0) -> np.ndarray:
     """Velocities for hits of ``classes`` at bar ``positions`` (16th steps): the profile's
-    mean plus half its spread of noise, or 100 without a profile."""
+    mean plus ``feel`` times half its spread of noise, or 100 without a profile."""
     mean = profile.get("velocity_mean")
     if mean is None:
         return np.full(len(classes), 100, dtype=np.int64)
     P = mean.shape[1]
     cell = (classes, positions % P)
-    v = mean[cell] + 0.5 * profile["velocity_std"][cell] * rng.standard_normal(len(classes))
+    v = mean[cell] + feel * 0.5 * profile["velocity_std"][cell] * rng.standard_normal(len(classes))
     return np.clip(np.round(v), 1, 127).astype(np.int64)
 
 
 def perform_steps(tokens: np.ndarray, kit: Kit, profile: dict, steps_per_quarter: int,
-                  rng: np.random.Generator, humanize: bool = True, skip_steps: int = 0):
+                  rng: np.random.Generator, humanize: bool = True, skip_steps: int = 0,
+                  feel: float = 1.0):
     """Turn step tokens into played hits: ``(quarters, pitches, velocities)`` arrays.
 
     Velocities follow the profile; with ``humanize`` each hit also moves by the profile's
-    average offset for its drum and position. Hits before ``skip_steps`` are left out.
+    average offset for its drum and position. ``feel`` scales the offsets and the
+    velocities' noise. Hits before ``skip_steps`` are left out.
     """
     per_bar = 4 * steps_per_quarter
     steps, classes = hits_from_step_tokens(tokens, kit)
     keep = steps >= skip_steps
     steps, classes = steps[keep], classes[keep]
-    velocities = profile_velocities(profile, classes, steps % per_bar, rng)
+    velocities = profile_velocities(profile, classes, steps % per_bar, rng, feel)
     offsets = np.zeros(len(steps))
     if humanize and "offset_mean" in profile:
-        offsets = profile["offset_mean"][classes, steps % per_bar]
+        offsets = feel * profile["offset_mean"][classes, steps % per_bar]
     quarters = np.maximum((steps + offsets) / steps_per_quarter, 0.0)
     return quarters, kit.output_pitches[classes], velocities
 

@@ -25,7 +25,8 @@ def cmd_evaluate(args) -> int:
         text = "\n".join(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}"
                          for k, v in result.items())
     else:
-        result = evaluate_model(load_model_file(args.model), dataset, args.split)
+        result = evaluate_model(load_model_file(args.model), dataset, args.split,
+                                labels=args.labels)
         text = format_evaluation(result)
     result = {"model": str(args.model), "data": str(args.data), "split": args.split, **result}
     document = json.dumps(result, indent=1) + "\n"
@@ -102,6 +103,8 @@ def add_evaluate(sub) -> None:
     p.add_argument("model", type=Path, help="model file (or an n-gram baseline file)")
     p.add_argument("data", type=Path, help="prepared dataset folder")
     p.add_argument("--split", default="test", choices=("train", "validation", "test"))
+    p.add_argument("--labels", choices=("given", "unknown"), default="given",
+                   help="models that read labels: each track's own (default) or all unknown")
     p.add_argument("--json", default=None, metavar="FILE|-",
                    help="also write the figures as JSON to FILE; '-': JSON to stdout instead")
     p.set_defaults(func=cmd_evaluate)

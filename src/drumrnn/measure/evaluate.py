@@ -6,6 +6,7 @@ the figures use all the context a generating model would have. No torch needed.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -16,8 +17,9 @@ from drumrnn.data.kits import kit_from_dict
 from drumrnn.generation.runtime import NumpyDrumModel
 from drumrnn.generation.sampling import log_softmax
 from drumrnn.model.figures import figures
+from drumrnn.model.labels import LabelVocab
 from drumrnn.model.model_file import ModelFile
-from drumrnn.model.tracks import TrackArrays, track_arrays
+from drumrnn.model.tracks import TrackArrays, model_tracks
 
 
 def check_compatible(model: ModelFile, dataset: Dataset) -> None:
@@ -36,21 +38,53 @@ def check_compatible(model: ModelFile, dataset: Dataset) -> None:
 
 
 def evaluate_model(model: ModelFile, dataset: Dataset, split: str = "test",
-                   batch: int = 32) -> dict:
+                   batch: int = 32, labels: str = "given") -> dict:
     """Likelihood and accuracy of ``model`` on a split.
 
     Returns a dict: ``tokens`` predicted, ``loss`` (nats per token), ``bits`` (per token),
     ``perplexity``, ``accuracy``; for steps ``event_accuracy`` (targets with hits) and
     ``no_event_accuracy``; for events ``drum_accuracy`` and ``delta_accuracy``; and
     ``per_class``: precision, recall and support of each drum class in the argmax prediction.
+    A model that reads labels gets each track's labels (``labels="given"``) or none
+    (``"unknown"``). A model with feel heads adds ``feel``: per struck drum of the real next
+    step, the NLL (nats, in the heads' bins) of its velocity and of its offset, next to the
+    same under the per-position profile baseline (the training split's histogram of the bins
+    for each drum and position in the bar).
     """
+    if labels not in ("given", "unknown"):
+        raise DrumrnnError(f"labels must be given or unknown, got {labels!r}")
     check_compatible(model, dataset)
     runtime = NumpyDrumModel(model)
-    tracks = track_arrays(dataset.split(split), runtime.vocab)
+    cfg, vocab = runtime.config, runtime.vocab
+    label_vocab = LabelVocab.from_dict(model.header["labels"]) if cfg.labels else None
+    tracks = model_tracks(dataset, split, vocab, cfg, label_vocab)
+    if tracks.labels is not None and labels == "unknown":
+        tracks.labels = np.zeros_like(tracks.labels)
     kit = kit_from_dict(model.header["kit"])
     sums = _Sums(kit.n_classes)
-    _run_all(runtime, tracks, batch, kit.n_classes, sums)
-    return sums.result(runtime.vocab.encoding, kit.class_names)
+    baseline = None
+    if cfg.feel:
+        train = model_tracks(dataset, "train", vocab, dataclasses.replace(cfg, labels=0))
+        baseline = _profile_baseline(train, vocab.steps_per_bar, cfg.feel_bins)
+    _run_all(runtime, tracks, batch, kit.n_classes, sums, baseline)
+    result = sums.result(runtime.vocab.encoding, kit.class_names)
+    if cfg.labels:
+        result["labels"] = labels
+    return result
+
+
+def _profile_baseline(train: TrackArrays, period: int, bins: int) -> np.ndarray:
+    """(2, C, period, bins) log-probabilities of each bin by drum and bar position in the
+    training split (add-half smoothing)."""
+    pos = np.asarray(train.position) % period
+    out = []
+    for quantity in (train.velocity_bins, train.offset_bins):
+        step, cls = np.nonzero(quantity >= 0)
+        C = quantity.shape[1]
+        cell = (cls * period + pos[step]) * bins + quantity[step, cls]
+        counts = np.bincount(cell, minlength=C * period * bins).reshape(C, period, bins) + 0.5
+        out.append(np.log(counts / counts.sum(-1, keepdims=True)))
+    return np.stack(out)
 
 
 class _Sums:
@@ -63,6 +97,11 @@ class _Sums:
 
     def result(self, encoding: str, names) -> dict:
         common = figures(encoding, self.values)
+        feel = {}
+        if self.values.get("feel_hits"):
+            n = self.values["feel_hits"]
+            feel = {"feel": {"hits": int(n), **{k: self.values[k] / n for k in (
+                "velocity_nll", "offset_nll", "profile_velocity_nll", "profile_offset_nll")}}}
         out = {"tokens": self.values["count"], "loss": common["loss"],
                "bits": common["loss"] / math.log(2), **common}
         out["per_class"] = {
@@ -70,11 +109,12 @@ class _Sums:
                    "recall": float(tp / (tp + fn)) if tp + fn else float("nan"),
                    "support": int(tp + fn)}
             for name, tp, fp, fn in zip(names, self.tp, self.fp, self.fn)}
+        out.update(feel)
         return out
 
 
 def _run_all(runtime: NumpyDrumModel, tracks: TrackArrays, batch: int, n_classes: int,
-             sums: _Sums) -> None:
+             sums: _Sums, baseline: np.ndarray | None = None) -> None:
     """Run every track through ``batch`` rows; a row that finishes its track starts the
     next one from a zero state, so no row waits for the longest track."""
     vocab = runtime.vocab
@@ -107,11 +147,15 @@ def _run_all(runtime: NumpyDrumModel, tracks: TrackArrays, batch: int, n_classes
             logits = runtime.step(state, tracks.ids[now], index=tracks.index[now],
                                   deltas=tracks.delta_ids[now])
         else:
-            logits = runtime.step(state, tracks.ids[now], index=tracks.index[now],
-                                  lookback=tracks.lookback[now],
-                                  next_position=tracks.position[nxt])
+            logits = runtime.step(
+                state, tracks.ids[now], index=tracks.index[now], lookback=tracks.lookback[now],
+                next_position=tracks.position[nxt],
+                labels=None if tracks.labels is None else runtime.label_rows(tracks.labels[now]),
+                feel_in=None if tracks.feel_in is None else tracks.feel_in[now])
         target = tracks.ids[nxt]
         v = sums.values
+        if baseline is not None:
+            _feel_sums(runtime, state, tracks, target, nxt, live, baseline, v)
         if events:
             n_out = runtime.n_out
             drum_lp = log_softmax(logits[:, :n_out])
@@ -150,6 +194,24 @@ def _run_all(runtime: NumpyDrumModel, tracks: TrackArrays, batch: int, n_classes
             load(int(row))
 
 
+def _feel_sums(runtime, state, tracks, target, nxt, live, baseline, v) -> None:
+    """Add the feel heads' and the baseline's NLL of the struck drums of ``target``."""
+    logp = runtime.feel(state, target)  # (2, C, bins, B)
+    logp = logp - logp.max(axis=2, keepdims=True)
+    logp = logp - np.log(np.exp(logp).sum(axis=2, keepdims=True))
+    period = baseline.shape[2]
+    position = np.asarray(tracks.position[nxt]) % period
+    for q, bins in enumerate((tracks.velocity_bins[nxt], tracks.offset_bins[nxt])):
+        row, cls = np.nonzero((bins >= 0) & live[:, None])
+        b = bins[row, cls]
+        name = ("velocity_nll", "offset_nll")[q]
+        v[name] = v.get(name, 0.0) - float(logp[q, cls, b, row].sum())
+        v["profile_" + name] = v.get("profile_" + name, 0.0) \
+            - float(baseline[q, cls, position[row], b].sum())
+        if q == 0:
+            v["feel_hits"] = v.get("feel_hits", 0) + len(row)
+
+
 def format_evaluation(result: dict) -> str:
     """A readable table of :func:`evaluate_model`'s result."""
     lines = [f"tokens predicted: {result['tokens']}",
@@ -162,6 +224,14 @@ def format_evaluation(result: dict) -> str:
     else:
         lines.append(f"drum accuracy: {result['drum_accuracy']:.4f}, delta accuracy: "
                      f"{result['delta_accuracy']:.4f}")
+    if "labels" in result:
+        lines.append(f"labels: {result['labels']}")
+    if "feel" in result:
+        f = result["feel"]
+        lines.append(f"feel NLL per struck drum ({f['hits']} hits, nats in the heads' bins): "
+                     f"velocity {f['velocity_nll']:.4f} (per-position profile "
+                     f"{f['profile_velocity_nll']:.4f}), offset {f['offset_nll']:.4f} "
+                     f"(profile {f['profile_offset_nll']:.4f})")
     lines.append("per class (argmax prediction): precision / recall / support")
     width = max(len(n) for n in result["per_class"])
     for name, c in result["per_class"].items():

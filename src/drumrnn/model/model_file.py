@@ -20,6 +20,7 @@ from drumrnn.core.atomic import atomic_path
 from drumrnn.core.errors import DrumrnnError
 from drumrnn.data.encoding import EncodingConfig
 from drumrnn.data.kits import kit_from_dict
+from drumrnn.model.labels import LabelVocab
 from drumrnn.model.model_config import ModelConfig, Vocabulary
 
 FORMAT = "drumrnn-model"
@@ -90,11 +91,15 @@ def load_model_file(path: str | Path) -> ModelFile:
     for key in ("model", "vocabulary", "encoding", "kit"):
         if key not in header:
             raise DrumrnnError(f"{path}: model header lacks {key!r}")
+    if header["model"].get("labels") and "labels" not in header:
+        raise DrumrnnError(f"{path}: model header lacks 'labels' (the model reads labels)")
     try:  # the configs must rebuild, or nothing downstream can use the file
         ModelConfig.from_dict(header["model"])
         Vocabulary.from_dict(header["vocabulary"])
         EncodingConfig.from_dict(header["encoding"])
         kit_from_dict(header["kit"])
+        if "labels" in header:
+            LabelVocab.from_dict(header["labels"])
     except (KeyError, TypeError, ValueError) as exc:
         raise DrumrnnError(f"{path}: invalid model header ({type(exc).__name__}: {exc})") from None
     weights = {k: (v.astype(np.float32) if v.dtype == np.float16 else v)
@@ -123,13 +128,18 @@ def describe(model: ModelFile) -> str:
             f"{cfg.counter_bits}-bit counters" if cfg.counter_bits else "",
             "lookback flags" if cfg.lookback else "",
             f"attention over {cfg.attention} steps" if cfg.attention else "",
-            f"dense {cfg.dense}" if cfg.dense else ""])),
+            f"dense {cfg.dense}" if cfg.dense else "",
+            f"label embeddings {cfg.labels}" if cfg.labels else "",
+            f"feel heads {cfg.feel} ({cfg.feel_bins} velocity and {cfg.feel_bins} offset bins "
+            "per drum)" if cfg.feel else ""])),
         f"encoding: {enc['encoding']}, kit {h['kit']['name']} ({len(h['kit']['class_names'])} "
         f"classes), " + (f"{enc['steps_per_quarter']} steps per quarter, vocabulary {vocab.size}"
                          if vocab.encoding == "steps" else
                          f"{enc['ticks_per_quarter']} ticks per quarter, {vocab.n_drums} drums "
                          f"x {len(vocab.deltas)} deltas"),
     ]
+    if cfg.labels and "labels" in h:
+        lines.append("labels: " + LabelVocab.from_dict(h["labels"]).describe())
     data = h.get("dataset", {})
     if data:
         lines.append(f"data: {data.get('path')} (manifest sha256 {data.get('manifest_sha256', '')[:12]}"

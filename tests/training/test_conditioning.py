@@ -1,0 +1,64 @@
+"""Label dropout in training windows, feel targets, and the feel loss."""
+
+import numpy as np
+import torch
+
+from drumrnn.model.feel import feel_inputs, offset_bins, velocity_bins
+from drumrnn.model.model_config import ModelConfig, Vocabulary
+from drumrnn.model.tracks import TrackArrays
+from drumrnn.training.batches import gather
+from drumrnn.training.model import DrumLM, feel_loss
+from drumrnn.training.train import to_batch
+
+
+def tracks_with_labels(n_tracks=40, length=20):
+    starts = np.arange(n_tracks + 1) * length
+    n = int(starts[-1])
+    labels = np.repeat(np.stack([np.arange(n_tracks) % 5 + 1, np.full(n_tracks, 2),
+                                 np.full(n_tracks, 3)], 1), length, axis=0)
+    vel = np.full((n, 9), -1)
+    vel[::2, 0] = 3
+    off = np.where(vel >= 0, 7, -1)
+    return TrackArrays(np.where(vel[:, 0] >= 0, 1, 0), starts, np.arange(n) % length,
+                       np.arange(n) % 16, np.zeros((n, 2), np.float32), labels=labels,
+                       velocity_bins=vel, offset_bins=off, feel_in=feel_inputs(vel, off, 16))
+
+
+def test_label_dropout_replaces_whole_labels_of_a_window_by_unknown():
+    tracks = tracks_with_labels()
+    rows = np.stack([np.arange(40), np.zeros(40, int), np.ones(40, int)], 1)
+    kept = gather(tracks, rows, 10)["labels"]
+    assert (kept > 0).all() and (gather(tracks, rows, 10, 1.0, np.random.default_rng(0))
+                                 ["labels"] == 0).all()
+    half = gather(tracks, rows, 10, 0.5, np.random.default_rng(0))["labels"]
+    # each label of a window is kept or dropped over the whole window, independently
+    assert ((half == 0).all(axis=1) | (half == kept).all(axis=1)).all()
+    dropped = (half == 0).all(axis=1).mean(axis=0)
+    assert (0.25 < dropped).all() and (dropped < 0.75).all()
+
+
+def test_feel_targets_are_the_next_steps_bins_and_padding_predicts_none():
+    tracks = tracks_with_labels()
+    rows = np.array([[0, 15, 1], [-1, 0, 1]])  # near a track's end, and a padding row
+    arrays = gather(tracks, rows, 8)
+    assert (arrays["velocity_targets"][1] == -1).all()
+    assert arrays["velocity_targets"][0, 0, 0] == 3 and arrays["velocity_targets"][0, 1, 0] == -1
+    assert (arrays["velocity_targets"][0, 4:] == -1).all()  # past the track's end
+    assert np.allclose(arrays["feel_inputs"][0, 1], tracks.feel_in[16])
+
+
+def test_bins_cover_velocities_and_offsets_and_feel_loss_counts_struck_drums_only():
+    assert velocity_bins(np.array([1, 8, 127]), 16).tolist() == [0, 1, 15]
+    assert offset_bins(np.array([-0.6, -0.5, 0.0, 0.49, 2.0]), 16).tolist() == [0, 0, 8, 15, 15]
+    vocab = Vocabulary("steps", size=512, label_sizes=(6, 3, 9))
+    model = DrumLM(ModelConfig("gru", layers=1, hidden=8, embedding=4, labels=2, feel=4), vocab)
+    tracks = tracks_with_labels()
+    rows = np.stack([np.arange(4), np.zeros(4, int), np.ones(4, int)], 1)
+    batch = to_batch(gather(tracks, rows, 8), "cpu")
+    model(batch, model.initial_state(4))
+    velocity, offset = model.feel_logits
+    struck = batch.velocity_targets >= 0
+    want = (torch.nn.functional.cross_entropy(velocity[struck], batch.velocity_targets[struck])
+            + torch.nn.functional.cross_entropy(offset[struck], batch.offset_targets[struck]))
+    assert torch.isclose(feel_loss(model, batch), want)
+    assert struck.sum() == 4 * 4  # every other step strikes the kick

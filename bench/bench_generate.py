@@ -9,8 +9,10 @@
 
 Targets: 512 steps at batch 1 under 30 ms; 16 x 512 steps under 100 ms. The thread count is
 fixed when NumPy loads, so each count is measured in its own process (``--worker``).
+``--baseline FILE`` also times another model, interleaved with the first in the same
+processes, so that a loaded machine slows both alike and their ratio stays meaningful.
 
-Run: ``python bench/bench_generate.py [--model FILE] [--repeats N]``
+Run: ``python bench/bench_generate.py [--model FILE] [--baseline FILE] [--repeats N]``
 """
 
 from __future__ import annotations
@@ -38,13 +40,15 @@ BARS = 32
 CASES = (("32 bars, batch 1", 1, 0.030), ("16 x 32 bars, one batch", 16, 0.100))
 
 
-def time_numpy(generator: DrumGenerator, num: int, repeats: int) -> list[float]:
-    times = []
+def time_numpy(generators: list[DrumGenerator], num: int, repeats: int) -> list[list[float]]:
+    """Times of each generator, run in turn within each repeat."""
+    times: list[list[float]] = [[] for _ in generators]
     for seed in range(repeats + 1):
-        started = time.perf_counter()
-        generator.generate(GenerateConfig(bars=BARS, num=num, seed=seed))
-        times.append(time.perf_counter() - started)
-    return times[1:]  # the first run warms caches
+        for generator, out in zip(generators, times):
+            started = time.perf_counter()
+            generator.generate(GenerateConfig(bars=BARS, num=num, seed=seed))
+            out.append(time.perf_counter() - started)
+    return [t[1:] for t in times]  # the first run warms caches
 
 
 def time_torch(generator: DrumGenerator, num: int, repeats: int) -> list[float]:
@@ -57,6 +61,10 @@ def time_torch(generator: DrumGenerator, num: int, repeats: int) -> list[float]:
     model = torch_model(generator.model)
     steps = BARS * generator.runtime.vocab.steps_per_bar
     per_bar = generator.runtime.vocab.steps_per_bar
+    cfg = generator.runtime.config
+    # conditioned models: unknown labels, no feel read (the feel heads are not timed here)
+    labels = torch.zeros(num, 1, 3, dtype=torch.long) if cfg.labels else None
+    feel = torch.zeros(num, 1, 2 * generator.kit.n_classes) if cfg.feel else None
     times = []
     for seed in range(repeats + 1):
         rng = torch.Generator().manual_seed(seed)
@@ -73,7 +81,7 @@ def time_torch(generator: DrumGenerator, num: int, repeats: int) -> list[float]:
                     look[:, 0, 1] = (tokens[:, s] == tokens[:, s - 2 * per_bar]).float()
                 batch = Batch(tokens[:, s:s + 1], tokens[:, s:s + 1], torch.ones(num, 1), reset,
                               torch.full((num, 1), s), torch.full((num, 1), (s + 1) % per_bar),
-                              look)
+                              look, labels=labels, feel_inputs=feel)
                 logits, _, state = model(batch, state)
                 gumbel = -torch.log(-torch.log(torch.rand(logits[:, 0].shape, generator=rng)))
                 tokens[:, s + 1] = (logits[:, 0] + gumbel).argmax(-1)
@@ -81,19 +89,25 @@ def time_torch(generator: DrumGenerator, num: int, repeats: int) -> list[float]:
     return times[1:]
 
 
-def worker(model: Path | None, repeats: int, with_torch: bool) -> None:
+def worker(model: Path | None, baseline: Path | None, repeats: int, with_torch: bool) -> None:
     """Print the timings of every case, as JSON, in this process's thread setting."""
     generator = DrumGenerator.load(model)
-    result = {label: {"numpy": time_numpy(generator, num, repeats),
-                      "torch": time_torch(generator, num, max(repeats // 2, 2))
-                      if with_torch else []}
-              for label, num, _ in CASES}
+    others = [DrumGenerator.load(baseline)] if baseline else []
+    result = {}
+    for label, num, _ in CASES:
+        numpy_times = time_numpy([generator, *others], num, repeats)
+        result[label] = {"numpy": numpy_times[0],
+                         "baseline": numpy_times[1] if others else [],
+                         "torch": time_torch(generator, num, max(repeats // 2, 2))
+                         if with_torch else []}
     print(json.dumps(result))
 
 
-def measure(model: Path | None, repeats: int, threads: int, with_torch: bool) -> dict:
+def measure(model: Path | None, baseline: Path | None, repeats: int, threads: int,
+            with_torch: bool) -> dict:
     cmd = [sys.executable, __file__, "--worker", "--threads", str(threads),
            "--repeats", str(repeats)] + (["--model", str(model)] if model else []) \
+        + (["--baseline", str(baseline)] if baseline else []) \
         + (["--torch"] if with_torch else [])
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode:
@@ -104,20 +118,27 @@ def measure(model: Path | None, repeats: int, threads: int, with_torch: bool) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, default=None, help="default: the bundled model")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="another model file timed side by side (e.g. the previous one)")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--torch", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        return worker(args.model, args.repeats, args.torch)
-    one = measure(args.model, args.repeats, 1, with_torch=True)
-    two = measure(args.model, args.repeats, 2, with_torch=False)
+        return worker(args.model, args.baseline, args.repeats, args.torch)
+    one = measure(args.model, args.baseline, args.repeats, 1, with_torch=True)
+    two = measure(args.model, None, args.repeats, 2, with_torch=False)
     rows = []
     for label, _, target in CASES:
         med1, med2 = (statistics.median(r[label]["numpy"]) for r in (one, two))
+        side = ""
+        if args.baseline:
+            base = statistics.median(one[label]["baseline"])
+            side = f" {base * 1e3:.1f} ({med1 / base:.2f}x) |"
         rows.append(f"| {label} | {med1 * 1e3:.1f} | {min(one[label]['numpy']) * 1e3:.1f} | "
-                    f"{med2 * 1e3:.1f} | {statistics.median(one[label]['torch']) * 1e3:.0f} | "
+                    f"{med2 * 1e3:.1f} |{side} "
+                    f"{statistics.median(one[label]['torch']) * 1e3:.0f} | "
                     f"{target * 1e3:.0f} ({'met' if med1 < target else 'not met'} with one "
                     "thread) |")
         print(rows[-1], file=sys.stderr)
@@ -126,14 +147,17 @@ def main() -> None:
     cfg = load_model_file(args.model or bundled_model_path()).config
     section = "\n".join([
         "## Generation latency (bench/bench_generate.py)", "",
-        f"Reproduce: `python bench/bench_generate.py --repeats {args.repeats}` "
+        f"Reproduce: `python bench/bench_generate.py --repeats {args.repeats}"
+        + (f" --baseline {args.baseline}" if args.baseline else "") + "` "
         f"(model: {args.model or 'the bundled model'}, {cfg.layers} x {cfg.hidden} "
         f"{cfg.cell.upper()}; NumPy time includes sampling and conversion to hits; medians "
         f"of {args.repeats} runs after a warm-up; PyTorch eager with one thread).", "",
         f"Machine: {machine('numpy', 'torch')}", "",
         "| case | NumPy, 1 thread, median (ms) | NumPy, 1 thread, best (ms) "
-        "| NumPy, 2 BLAS threads, median (ms) | PyTorch eager (ms) | target (ms) |",
-        "|---|---|---|---|---|---|", *rows, "",
+        "| NumPy, 2 BLAS threads, median (ms) |"
+        + (f" baseline {args.baseline.name}, 1 thread, median (ms, ratio) |" if args.baseline
+           else "") + " PyTorch eager (ms) | target (ms) |",
+        "|---|---|---|---|" + ("---|" if args.baseline else "") + "---|---|", *rows, "",
         f"`drumrnn generate --bars 8 --out DIR` from a cold interpreter: median "
         f"{statistics.median(cli):.2f} s ({', '.join(f'{t:.2f}' for t in cli)}), imports, "
         "model loading and MIDI writing included."])

@@ -13,16 +13,15 @@ from drumrnn.data.hits import DrumHits
 from drumrnn.data.kits import get_kit
 from drumrnn.data.labels import LabelSource
 from drumrnn.data.midi_read import read_drum_hits
-from drumrnn.data.steps import quantize
+from drumrnn.data.steps import quantize, step_layout
 from drumrnn.data.timing import TimeMap
 from drumrnn.generation.conditioned import Conditions, bar_of_slots, label_schedule
 from drumrnn.generation.generate import DrumGenerator, GenerateConfig
 from drumrnn.generation.humanize import HumanizeConfig, humanize
 from drumrnn.measure.evaluate import evaluate_model
 from drumrnn.model.labels import LabelVocab
-from drumrnn.model.model_file import load_model_file
 from drumrnn.model.model_config import ModelConfig
-from drumrnn.data.steps import step_layout
+from drumrnn.model.model_file import load_model_file
 from drumrnn.training.train import Trainer
 from drumrnn.training.train_config import TrainConfig
 from tests.conftest import one_drum_model, rock_beat, write_midi_file
@@ -99,18 +98,20 @@ def test_fill_every_switches_the_label_at_the_bar_lines(labelled, monkeypatch):
     step = gen.runtime.step
 
     def spy(state, tokens, **kw):
-        read.append(kw["labels"].copy())
+        read.append(kw["extra"].copy())  # the step's position, counter and label rows
         return step(state, tokens, **kw)
 
     monkeypatch.setattr(gen.runtime, "step", spy)
     gen.generate(GenerateConfig(bars=8, num=2, seed=1, style=style, fill_every=4, tempo=96))
     fill = gen.runtime.label_rows(gen.labels.ids(style, "fill", 96))
     beat = gen.runtime.label_rows(gen.labels.ids(style, "beat", 96))
-    # input step k (after the silent lead step) predicts step k of the piece
+    # input step k (the silent lead step is step -1) predicts step k of the piece
+    position = np.r_[15, np.tile(np.arange(16), 8)]
+    schedule = gen.runtime.schedule(np.arange(len(position)) - 1, np.r_[position[1:], 0])
+    assert len(read) == 8 * 16
     for k, rows in enumerate(read):
         want = fill if (k // 16) in (3, 7) else beat
-        np.testing.assert_array_equal(rows, want)
-    assert len(read) == 8 * 16
+        np.testing.assert_allclose(rows - schedule[k], want, atol=1e-5)
 
 
 def test_feel_zero_equals_the_quantized_output_at_flat_profile_velocities(labelled):

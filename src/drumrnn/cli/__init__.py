@@ -15,8 +15,8 @@ from drumrnn.core.errors import DrumrnnError
 
 # In the order ``drumrnn --help`` lists them.
 COMMANDS = (data.add_prepare, data.add_encode, data.add_inspect, train.add_train,
-            generate.add_generate, humanize.add_humanize, measure.add_evaluate, measure.add_compare, measure.add_ngram,
-            measure.add_info, data.add_download)
+            generate.add_generate, humanize.add_humanize, measure.add_evaluate,
+            measure.add_compare, measure.add_ngram, measure.add_info, data.add_download)
 
 
 def build_parser() -> argparse.ArgumentParser:

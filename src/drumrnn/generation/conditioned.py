@@ -22,6 +22,8 @@ from drumrnn.model.feel import feel_inputs, input_table, sample_values
 from drumrnn.model.labels import LabelVocab
 
 NOISE_BLOCK = 32
+FEEL_NOISE = 1 << 14  # Gumbel draws for the feel heads made at once
+WHOLE_MAX = 2  # batches up to this size draw noise for every drum (see run_steps)
 
 
 @dataclass(frozen=True)
@@ -82,52 +84,71 @@ class StepRun:
     force_tokens: bool = False
 
 
+def drum_table(rt: NumpyDrumModel, bar: int) -> np.ndarray:
+    """(V, C) bool: the drums each token strikes (none for the BAR token)."""
+    V, C = rt.vocab.size, rt.vocab.n_classes
+    drums = ((np.arange(V)[:, None] >> np.arange(C)) & 1).astype(bool)
+    if bar < V:
+        drums[bar] = False
+    return drums
+
+
 def run_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: int,
               bar_tokens: bool, rng: np.random.Generator, random_state: float = 0.0) -> None:
     """Sample ``run``'s tokens and feel in place, step by step."""
-    tokens, vel, off = run.tokens, run.velocity_bins, run.offset_bins
+    tokens = run.tokens
     B, L = tokens.shape
     lookback = rt.config.lookback
     steps_per_bar = rt.vocab.steps_per_bar
+    # the per-step inputs shared by the batch (position, counters, labels): one row each
     schedule = rt.schedule(run.index, np.r_[run.position[1:], 0])
-    label_rows = None
     if run.labels is not None and rt.has_labels:
-        # one row per distinct label set (fill-every switches between two)
         distinct, which = np.unique(run.labels, axis=0, return_inverse=True)
-        table = rt.label_rows(distinct)
-        label_rows = table[np.ravel(which)]
+        rows = rt.label_rows(distinct)[np.ravel(which)]
+        schedule = rows if schedule is None else schedule + rows
     feel = rt.has_feel
+    feel_in = None
     if feel:
         C, bins = rt.vocab.n_classes, rt.config.feel_bins
         values = input_table(C, bins)
-        # index of (quantity, class, bin) in the flat input table
-        base = (np.arange(2)[:, None] * C + np.arange(C)[None, :])[..., None] * bins  # (2, C, 1)
-        base = base.astype(np.int64)
-        bits = np.arange(C)
-        feel_noise = np.empty((NOISE_BLOCK, 2, C, bins, B), np.float32)
+        # flat index of (quantity, class, bin 0) in ``values``
+        base = ((np.arange(2)[:, None] * C + np.arange(C)[None, :]) * bins)[..., None]
+        drums = drum_table(rt, bar)
+        silent_token = (~drums.any(axis=1)).tolist()
+        picks = np.zeros((L, 2, C, B), dtype=np.int64)
+        # Gumbel noise: for one or two rows the whole (2, C, bins) block of a step (fewer
+        # calls); for more, only the struck drums' draws, each used once (fewer draws)
+        whole = B <= WHOLE_MAX
+        pool = np.empty((NOISE_BLOCK, 2, C, bins, B) if whole else FEEL_NOISE, np.float32)
+        used = len(pool)
+        silent = np.zeros((B, 2 * C), np.float32)
+        flat = np.empty((2, C, B), np.int64)
+        fi = np.empty((2, C, B), np.float32)
+        feel_in = feel_inputs(run.velocity_bins[:, 0], run.offset_bins[:, 0], bins)
     fast = not (sampling.greedy or sampling.top_k or sampling.top_p < 1)
     block = min(NOISE_BLOCK, L)
     noise = np.empty((block, rt.n_out, B) if fast else 0, np.float32)
     state = rt.start(B, random_state, rng)
-    feel_in = feel_inputs(vel[:, 0], off[:, 0], rt.config.feel_bins) if feel else None
+    code = None
+    index, is_bar = run.index.tolist(), run.is_bar.tolist()
+    sample_tokens = not run.force_tokens
     for s in range(L - 1):
-        inputs = {"extra": None if schedule is None else schedule[s]}
         if lookback:
             now = tokens[:, s]
-            r = run.index[s]
-            code = (now == tokens[:, s - steps_per_bar]) if r >= steps_per_bar else np.zeros(B, bool)
+            r = index[s]
+            code = (now == tokens[:, s - steps_per_bar]) if r >= steps_per_bar \
+                else np.zeros(B, bool)
             if r >= 2 * steps_per_bar:
                 code = code + 2 * (now == tokens[:, s - 2 * steps_per_bar])
-            inputs["lookback"] = code
-        logits = rt.step(state, tokens[:, s], labels=None if label_rows is None else label_rows[s],
-                         feel_in=feel_in, **inputs)
+        logits = rt.step(state, tokens[:, s], extra=None if schedule is None else schedule[s],
+                         lookback=code, feel_in=feel_in)
         t = s + 1
-        if fast and not run.force_tokens and (s == 0 or t % block == 0):
-            gumbel_noise(rng, out=noise)
-            if sampling.temperature != 1:
-                noise *= np.float32(sampling.temperature)
-        if t >= run.n_fixed and not run.force_tokens:
-            if run.is_bar[t]:
+        if sample_tokens and t >= run.n_fixed:
+            if fast and (t == run.n_fixed or t % block == 0):
+                gumbel_noise(rng, out=noise)
+                if sampling.temperature != 1:
+                    noise *= np.float32(sampling.temperature)
+            if is_bar[t]:
                 tokens[:, t] = bar
             else:
                 if bar_tokens:
@@ -141,25 +162,49 @@ def run_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: i
         if not feel:
             continue
         if t < run.n_fixed_feel:
-            feel_in = feel_inputs(vel[:, t], off[:, t], bins)
+            feel_in = feel_inputs(run.velocity_bins[:, t], run.offset_bins[:, t], bins)
             continue
         now = tokens[:, t]
-        struck = ((now[:, None] >> bits) & 1).astype(bool)  # (B, C)
-        if bar_tokens:
-            struck &= (now != bar)[:, None]
-        if not struck.any():
-            vel[:, t] = off[:, t] = -1
-            feel_in = np.zeros((B, 2 * C), np.float32)
-            continue
-        if (t - run.n_fixed_feel) % NOISE_BLOCK == 0:
-            gumbel_noise(rng, out=feel_noise)
-        scores = rt.feel(state, now)  # (2, C, bins, B)
-        scores += feel_noise[(t - run.n_fixed_feel) % NOISE_BLOCK]
-        picked = scores.argmax(axis=2)  # (2, C, B)
-        mask = struck.T
-        vel[:, t] = np.where(mask, picked[0], -1).T
-        off[:, t] = np.where(mask, picked[1], -1).T
-        feel_in = (values[base + picked] * mask).reshape(2 * C, B).T
+        if B == 1:
+            if silent_token[now[0]]:
+                feel_in = silent
+                continue
+            mask = drums[now]
+        else:
+            mask = drums[now]
+            if not mask.any():
+                feel_in = silent
+                continue
+        picked = picks[t]
+        if whole:
+            if used == NOISE_BLOCK:
+                gumbel_noise(rng, out=pool)
+                used = 0
+            scores = rt.feel(state, now)  # (2, C, bins, B)
+            scores += pool[used]
+            used += 1
+            scores.argmax(axis=2, out=picked)
+        else:
+            at = np.flatnonzero(mask.T)  # class * B + row of each struck drum
+            need = len(at) * 2 * bins
+            if used + need > FEEL_NOISE:
+                gumbel_noise(rng, out=pool)
+                used = 0
+            # (C * B, 2, bins): one copy, then a plain take of the struck drums' rows
+            by_drum = rt.feel(state, now).transpose(1, 3, 0, 2).reshape(C * B, 2, bins)
+            scores = np.take(by_drum, at, axis=0)
+            scores += pool[used:used + need].reshape(scores.shape)
+            used += need
+            picked.reshape(2, C * B)[:, at] = scores.argmax(axis=2).T
+        np.add(base, picked, out=flat)
+        np.take(values, flat, out=fi)
+        fi *= mask.T
+        feel_in = fi.reshape(2 * C, B).T
+    if feel:  # the sampled bins of the struck drums; -1 elsewhere
+        done = slice(run.n_fixed_feel, L)
+        struck = drums[tokens[:, done]]  # (B, L', C)
+        run.velocity_bins[:, done] = np.where(struck, picks[done, 0].transpose(2, 0, 1), -1)
+        run.offset_bins[:, done] = np.where(struck, picks[done, 1].transpose(2, 0, 1), -1)
 
 
 def beam_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: int,

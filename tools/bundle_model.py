@@ -1,7 +1,9 @@
 """Ship a trained model inside the package: float16 weights and a model card.
 
-Run: ``python tools/bundle_model.py runs/presets/default/model.npz --command "..."``
-writes ``src/drumrnn/models/default.npz`` and ``MODEL_CARD.md`` (repository root).
+Run: ``python tools/bundle_model.py runs/presets/default/model.npz --command "..."
+--data data/gmd`` writes ``src/drumrnn/models/default.npz`` and ``MODEL_CARD.md``
+(repository root); ``--data`` (the prepared GMD) adds the test figures with labels given and
+unknown and the feel heads' likelihood against the per-position profile.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from drumrnn.core.atomic import write_text_atomic
+from drumrnn.data.dataset import load_dataset
+from drumrnn.measure.evaluate import evaluate_model
 from drumrnn.model.model_file import content_header, describe, load_model_file, save_model_file
 
 REPO = Path(__file__).resolve().parents[1]
@@ -24,11 +28,58 @@ def _row(label: str, metrics: dict, prefix: str) -> str:
     return f"| {label} | " + " | ".join(cells) + " |"
 
 
+WHAT_PROFILE = """Velocities and the average
+microtiming of generated hits come from a profile learned from the same training data (mean
+and spread by drum and position in the bar); the network itself predicts only which drums
+play on each step."""
+
+WHAT_CONDITIONED = """It reads three labels of the piece at every step
+(embeddings of size {cfg.labels}): its style (the GMD's 18 top-level styles), beat or fill, and
+its tempo bucket; each was replaced by "unknown" in a quarter of the training windows, so
+any may be left out. Its feel heads (hidden size {cfg.feel}) give, for every drum struck on the
+step just chosen, a distribution over {cfg.feel_bins} velocity bins and {cfg.feel_bins} bins of
+offset from the grid, from the network's output and the drums struck; generation samples
+from them (and uniformly inside the bin), and the network reads the previous step's
+velocities and offsets, so a piece keeps its own push, pull and dynamics. Without a primer
+it starts from one silent step and predicts the first step from the labels."""
+
+DEFAULT_LIMITS = """- It learned from one kit (Roland TD-11) played by 10 drummers, mostly rock, funk, jazz,
+  latin and hip-hop grooves; 4/4 dominates, and generation writes 4/4."""
+
+
+def _conditioned_section(model, data: Path) -> str:
+    """Test figures with labels given and unknown, and the feel NLL against the profile."""
+    dataset = load_dataset(data)
+    given = evaluate_model(model, dataset, "test")
+    lines = ["", "Test split, whole tracks from a zero state (`drumrnn evaluate`):", "",
+             "| labels | loss (nats/step) | perplexity | accuracy | event accuracy |",
+             "|---|---|---|---|---|"]
+    results = [("each track's own", given)]
+    if model.config.labels:
+        results.append(("all unknown", evaluate_model(model, dataset, "test", labels="unknown")))
+    for name, r in results:
+        lines.append(f"| {name} | {r['loss']:.3f} | {r['perplexity']:.3f} | {r['accuracy']:.3f}"
+                     f" | {r['event_accuracy']:.3f} |")
+    if "feel" in given:
+        f = given["feel"]
+        lines += ["", f"Feel, per struck drum of the test split ({f['hits']:,} hits; the real "
+                  "next steps given; nats in the heads' bins):", "",
+                  "| | velocity NLL | offset NLL |", "|---|---|---|",
+                  f"| feel heads | {f['velocity_nll']:.3f} | {f['offset_nll']:.3f} |",
+                  f"| per-position profile (training histogram per drum and bar position) | "
+                  f"{f['profile_velocity_nll']:.3f} | {f['profile_offset_nll']:.3f} |"]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("model", type=Path, help="a trained model.npz")
     parser.add_argument("--command", required=True,
                         help="the exact commands that trained the model (for the card)")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="the prepared GMD: test figures with labels given / unknown, feel")
+    parser.add_argument("--limits", type=Path, default=None,
+                        help="a markdown file with the card's Limits section (measured figures)")
     args = parser.parse_args()
     model = load_model_file(args.model)
     # the dataset path of the training machine means nothing to users
@@ -37,6 +88,8 @@ def main() -> None:
     save_model_file(TARGET, header, model.weights, dtype=np.float16)
     bundled = load_model_file(TARGET)
     m, cfg = bundled.header["metrics"], bundled.config
+    conditioned = _conditioned_section(bundled, args.data) if args.data else ""
+    limits = args.limits.read_text(encoding="utf-8").strip() if args.limits else DEFAULT_LIMITS
     card = f"""# Model card: drumrnn's bundled drummer
 
 `src/drumrnn/models/default.npz` ({TARGET.stat().st_size / 1e6:.1f} MB, float16 weights) is the
@@ -49,10 +102,8 @@ struck (Magenta's 9-piece kit, 512 possible steps). {cfg.layers} x {cfg.hidden}
 the bar ({cfg.position_embedding}), Magenta's {cfg.counter_bits}-bit step counters and
 lookback flags, dropout {cfg.dropout}, trained on random 128-step windows: the `default`
 preset, the best validation likelihood per CPU minute among networks small enough to
-generate 16 x 32 bars in under 100 ms on one core (BENCHMARKS.md). Velocities and the average
-microtiming of generated hits come from a profile learned from the same training data (mean
-and spread by drum and position in the bar); the network itself predicts only which drums
-play on each step.
+generate 16 x 32 bars in about 100 ms on one core (BENCHMARKS.md).
+{WHAT_CONDITIONED.format(cfg=cfg) if cfg.labels or cfg.feel else WHAT_PROFILE}
 
 ## Data
 The training split of the Groove MIDI Dataset v1.0.0 (896 of its 897 training files: one is
@@ -69,7 +120,7 @@ Creative Commons Attribution 4.0 International (CC BY 4.0).
 |---|---|---|---|---|---|
 {_row("validation", m, "val")}
 {_row("test", m, "test")}
-
+{conditioned}
 Event accuracy: steps where something is struck, predicted exactly (all classes right).
 For scale: a unigram model of the training steps has perplexity 15.8 on validation and
 14.5 on test (counted here); Magenta's Drums RNN
@@ -86,19 +137,7 @@ Training is seeded; on another CPU, thread count or PyTorch version the figures 
 slightly because floating-point sums differ.
 
 ## Limits
-- It sometimes falls silent. Sampled without a primer, 0.8% of generated bars are empty at
-  temperature 1.0, 4.2% at 0.8 and none at 1.2 (two samples of 64 eight-bar patterns each),
-  against 8 empty bars in the 17,968 training bars. Most GMD training files (519 of 897) are
-  short fills that end right after the fill; training on random windows (instead of
-  consecutive windows of whole tracks) took the empty bars at temperature 1.0 from 7% to
-  2.5% for a 1 x 256 GRU, and dropout 0.5 to 0.8% here. A primer helps.
-- It learned from one kit (Roland TD-11) played by 10 drummers, mostly rock, funk, jazz,
-  latin and hip-hop grooves; 4/4 dominates, and generation writes 4/4.
-- It overfits after about 8 minutes of training (best validation at step 1,900; early
-  stopping at 2,500 with training loss 1.16 against validation 1.37 nats).
-- It is a small network by choice: a 2 x 256 GRU (the previous bundled model) predicts the
-  test split about as well (perplexity 3.82 against 3.86) but takes 2.5x longer to generate
-  and leaves 13% of its bars empty (RESULTS.md).
+{limits}
 
 ## Details
 ```

@@ -10,6 +10,7 @@ import torch
 from drumrnn.data.encoding import EncodingConfig
 from drumrnn.data.kits import get_kit
 from drumrnn.generation.runtime import NumpyDrumModel
+from drumrnn.model.labels import LabelVocab
 from drumrnn.model.model_config import ModelConfig, Vocabulary
 from drumrnn.model.model_file import load_model_file, save_model_file
 from drumrnn.training.model import Batch, DrumLM
@@ -31,6 +32,9 @@ def random_model(cfg: ModelConfig, vocab: Vocabulary, path, dtype=np.float32):
     header = {"model": cfg.to_dict(), "vocabulary": vocab.to_dict(),
               "encoding": EncodingConfig(vocab.encoding).to_dict(),
               "kit": get_kit("9").to_dict()}
+    if vocab.label_sizes:
+        header["labels"] = LabelVocab(tuple(f"style{i}" for i in range(vocab.label_sizes[0] - 1))
+                                      ).to_dict()
     weights = {k: v.numpy() for k, v in model.state_dict().items()}
     loaded = load_model_file(save_model_file(path, header, weights, dtype=dtype))
     # the torch model gets exactly the stored (possibly float16-rounded) weights

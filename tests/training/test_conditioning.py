@@ -62,3 +62,16 @@ def test_bins_cover_velocities_and_offsets_and_feel_loss_counts_struck_drums_onl
             + torch.nn.functional.cross_entropy(offset[struck], batch.offset_targets[struck]))
     assert torch.isclose(feel_loss(model, batch), want)
     assert struck.sum() == 4 * 4  # every other step strikes the kick
+
+
+def test_random_windows_are_drawn_in_proportion_to_steps_not_tracks():
+    """The GMD's 519 short fills must not outweigh its long beats (4 % of the steps)."""
+    from drumrnn.training.batches import epoch_plan
+
+    lengths = np.r_[np.full(10, 1000), np.full(100, 20)]  # 10 long beats, 100 short fills
+    starts = np.r_[0, np.cumsum(lengths)]
+    n = int(starts[-1])
+    tracks = TrackArrays(np.zeros(n, np.int64), starts, np.zeros(n, np.int64))
+    plan = epoch_plan(tracks, batch=64, window=16, mode="random", seed=0, epoch=0)
+    short = (plan.rows[..., 0] >= 10).mean()
+    assert abs(short - 100 * 19 / (10 * 999 + 100 * 19)) < 0.03  # ~16 %, not ~91 %

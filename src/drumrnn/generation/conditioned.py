@@ -65,7 +65,7 @@ class StepRun:
     """Inputs of :func:`run_steps` for B sequences over L slots (slot 0 is read first).
 
     ``tokens`` (B, L) int64: the first ``n_fixed`` are given (with ``force_tokens`` all
-    are), the rest are sampled. ``velocity_bins``/``offset_bins`` (B, L, C) int64, -1 =
+    are), the rest are sampled. ``velocity_bins``/``offset_bins`` (B, L, C) int8, -1 =
     silent: the first ``n_fixed_feel`` slots' feel is given, later struck drums get sampled
     feel. ``is_bar``, ``position`` (L,): the slot layout (``position``: each slot's
     position in its bar); ``index`` (L,): each slot's step index for the counters (the
@@ -115,7 +115,7 @@ def run_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: i
         base = ((np.arange(2)[:, None] * C + np.arange(C)[None, :]) * bins)[..., None]
         drums = drum_table(rt, bar)
         silent_token = (~drums.any(axis=1)).tolist()
-        picks = np.zeros((L, 2, C, B), dtype=np.int64)
+        picks = np.zeros((L, 2, C, B), dtype=np.int8)  # bins < 128: 10,000 bars x 16 fit
         # Gumbel noise: for one or two rows the whole (2, C, bins) block of a step (fewer
         # calls); for more, only the struck drums' draws, each used once (fewer draws)
         whole = B <= WHOLE_MAX
@@ -183,7 +183,7 @@ def run_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: i
             scores = rt.feel(state, now)  # (2, C, bins, B)
             scores += pool[used]
             used += 1
-            scores.argmax(axis=2, out=picked)
+            picked[...] = scores.argmax(axis=2)
         else:
             at = np.flatnonzero(mask.T)  # class * B + row of each struck drum
             need = len(at) * 2 * bins

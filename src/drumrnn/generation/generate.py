@@ -194,7 +194,7 @@ class DrumGenerator:
         lead = 0 if primer is not None else 1  # a silent step before the piece
         n_slots, C, bins = lead + len(is_bar), kit.n_classes, rt.config.feel_bins
         tokens = np.zeros((config.num, n_slots), dtype=np.int64)
-        vel = np.full((config.num, n_slots, C), -1, dtype=np.int64)
+        vel = np.full((config.num, n_slots, C), -1, dtype=np.int8)
         off = vel.copy()
         primer_bars, n_fixed = 0, 1
         if primer is not None:

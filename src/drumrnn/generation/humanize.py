@@ -62,8 +62,8 @@ def humanize(generator: DrumGenerator, hits: DrumHits,
         ids = generator.labels.ids(config.style, config.kind,
                                    config.tempo or hits.time_map.qpm, strict=True)
         labels = np.repeat(ids[None], n, axis=0)
-    run = StepRun(tokens[None].copy(), np.full((1, n, C), -1, np.int64),
-                  np.full((1, n, C), -1, np.int64), np.r_[False, sequence.tokens == bar],
+    run = StepRun(tokens[None].copy(), np.full((1, n, C), -1, np.int8),
+                  np.full((1, n, C), -1, np.int8), np.r_[False, sequence.tokens == bar],
                   np.r_[4 * spq - 1, sequence.positions].astype(np.int64),
                   np.arange(n) - 1, labels, n, 1, force_tokens=True)
     rng = np.random.Generator(np.random.SFC64(config.seed))

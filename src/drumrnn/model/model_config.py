@@ -72,7 +72,8 @@ class ModelConfig(StoredConfig):
         check_at_least_one(self, ("layers", "hidden"))
         check_not_negative(self, ("embedding", "counter_bits", "position_embedding", "attention",
                                   "dense", "labels", "feel"))
-        check_at_least_one(self, ("feel_bins",))
+        if not 2 <= self.feel_bins <= 127:
+            raise DrumrnnError(f"feel_bins must lie in 2..127, got {self.feel_bins}")
         for name in ("dropout", "dense_dropout"):
             if not 0 <= getattr(self, name) < 1:
                 raise DrumrnnError(f"{name} must lie in [0, 1), got {getattr(self, name)}")

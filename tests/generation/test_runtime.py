@@ -129,10 +129,11 @@ LABELLED = Vocabulary("steps", size=512, steps_per_bar=16, label_sizes=(5, 3, 9)
 @pytest.mark.parametrize("dense", [0, 12])
 def test_labels_feel_inputs_and_feel_heads_equal_pytorch(tmp_path, cell, dense):
     """Per-step labels (switching mid-sequence, as --fill-every does), the previous step's
-    feel as input, and the feel heads teacher-forced on the next token."""
+    feel as input, the tokens a bar and two bars back, and the feel heads teacher-forced on
+    the next token."""
     cfg = ModelConfig(cell, layers=2, hidden=16, embedding=8, counter_bits=6,
                       position_embedding=4, lookback=True, dense=dense, labels=5, feel=10,
-                      feel_bins=6)
+                      feel_bins=6, bar_ago=True)
     model, loaded = random_model(cfg, LABELLED, tmp_path / "m.npz")
     B, T, C = 3, 30, 9
     rng = np.random.default_rng(0)
@@ -143,11 +144,13 @@ def test_labels_feel_inputs_and_feel_heads_equal_pytorch(tmp_path, cell, dense):
     labels = np.stack([rng.integers(0, n, (B, T)) for n in (5, 3, 9)], axis=-1)
     feel_in = rng.uniform(-1, 1, (B, T, 2 * C)).astype(np.float32)
     bins = rng.integers(-1, 6, (B, T, C))
+    ago = rng.integers(0, 513, (B, T, 2))  # 512: no token (before the track)
     batch = Batch(torch.from_numpy(tokens[:, :-1]), torch.from_numpy(tokens[:, 1:]),
                   torch.ones(B, T), torch.ones(B, dtype=torch.bool), torch.from_numpy(index),
                   torch.from_numpy(position), torch.from_numpy(lookback).float(),
                   labels=torch.from_numpy(labels), feel_inputs=torch.from_numpy(feel_in),
-                  velocity_targets=torch.from_numpy(bins), offset_targets=torch.from_numpy(bins))
+                  velocity_targets=torch.from_numpy(bins), offset_targets=torch.from_numpy(bins),
+                  bar_ago=torch.from_numpy(ago))
     with torch.no_grad():
         logits, _, _ = model(batch, model.initial_state(B))
         velocity, offset = (x.numpy() for x in model.feel_logits)
@@ -156,7 +159,7 @@ def test_labels_feel_inputs_and_feel_heads_equal_pytorch(tmp_path, cell, dense):
     for t in range(T):
         got = runtime.step(state, tokens[:, t], index=index[:, t], next_position=position[:, t],
                            lookback=lookback[:, t], labels=runtime.label_rows(labels[:, t]),
-                           feel_in=feel_in[:, t])
+                           feel_in=feel_in[:, t], bar_ago=ago[:, t])
         np.testing.assert_allclose(got, logits[:, t].numpy(), atol=1e-5, rtol=0)
         feel = runtime.feel(state, tokens[:, t + 1])  # (2, C, bins, B)
         np.testing.assert_allclose(feel[0].transpose(2, 0, 1), velocity[:, t], atol=1e-5, rtol=0)

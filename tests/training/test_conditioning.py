@@ -75,3 +75,18 @@ def test_random_windows_are_drawn_in_proportion_to_steps_not_tracks():
     plan = epoch_plan(tracks, batch=64, window=16, mode="random", seed=0, epoch=0)
     short = (plan.rows[..., 0] >= 10).mean()
     assert abs(short - 100 * 19 / (10 * 999 + 100 * 19)) < 0.03  # ~16 %, not ~91 %
+
+
+def test_bar_ago_ids_are_the_tokens_one_and_two_bars_before_the_predicted_step():
+    from drumrnn.model.tracks import bar_ago_ids
+
+    vocab = Vocabulary("steps", size=512, steps_per_bar=4)
+    ids = np.r_[np.arange(10), np.arange(100, 106)]  # two tracks: 10 and 6 steps
+    index = np.r_[np.arange(10), np.arange(6)]
+    ago = bar_ago_ids(ids, index, vocab)
+    # token 4 of the first track predicts token 5: a bar before is token 1, two bars: none
+    assert ago[4].tolist() == [1, 512] and ago[8].tolist() == [5, 1]
+    assert ago[3].tolist() == [0, 512] and ago[2].tolist() == [512, 512]
+    assert ago[10 + 3].tolist() == [100, 512]  # never reaches into the track before
+    bar = Vocabulary("steps", size=513, steps_per_bar=4, bar_token=512)
+    assert bar.bar_slots == 5 and bar_ago_ids(ids, index, bar)[4].tolist() == [0, 513]

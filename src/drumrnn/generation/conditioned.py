@@ -132,7 +132,13 @@ def run_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: i
     code = None
     index, is_bar = run.index.tolist(), run.is_bar.tolist()
     sample_tokens = not run.force_tokens
+    ago = np.full((B, 2), rt.vocab.size, np.int64) if rt.has_bar_ago else None
+    back = rt.vocab.bar_slots
     for s in range(L - 1):
+        if ago is not None and index[s] + 1 >= back:  # the tokens a bar or two before s + 1
+            ago[:, 0] = tokens[:, s + 1 - back]
+            if index[s] + 1 >= 2 * back:
+                ago[:, 1] = tokens[:, s + 1 - 2 * back]
         if lookback:
             now = tokens[:, s]
             r = index[s]
@@ -141,7 +147,7 @@ def run_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: i
             if r >= 2 * steps_per_bar:
                 code = code + 2 * (now == tokens[:, s - 2 * steps_per_bar])
         logits = rt.step(state, tokens[:, s], extra=None if schedule is None else schedule[s],
-                         lookback=code, feel_in=feel_in)
+                         lookback=code, feel_in=feel_in, bar_ago=ago)
         t = s + 1
         if sample_tokens and t >= run.n_fixed:
             if fast and (t == run.n_fixed or t % block == 0):
@@ -226,8 +232,17 @@ def beam_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: 
         vel = np.repeat(run.velocity_bins[:1], beam, axis=0)
         off = np.repeat(run.offset_bins[:1], beam, axis=0)
     steps_per_bar = rt.vocab.steps_per_bar
+    back = rt.vocab.bar_slots
     for s in range(seqs.shape[1] - 1):
         inputs = {"extra": None if schedule is None else schedule[s]}
+        if rt.has_bar_ago:
+            r = run.index[s] + 1
+            ago = np.full((beam, 2), rt.vocab.size, np.int64)
+            if r >= back:
+                ago[:, 0] = seqs[:, s + 1 - back]
+            if r >= 2 * back:
+                ago[:, 1] = seqs[:, s + 1 - 2 * back]
+            inputs["bar_ago"] = ago
         if rt.config.lookback:
             r = run.index[s]
             code = (seqs[:, s] == seqs[:, s - steps_per_bar]) if r >= steps_per_bar \

@@ -142,8 +142,9 @@ class DrumGenerator:
 
     @property
     def conditioned(self) -> bool:
-        """Whether the model reads labels or has feel heads."""
-        return self.runtime.has_labels or self.runtime.has_feel
+        """Whether the model reads labels or bar-ago tokens or has feel heads."""
+        rt = self.runtime
+        return rt.has_labels or rt.has_feel or rt.has_bar_ago
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> DrumGenerator:

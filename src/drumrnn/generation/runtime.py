@@ -82,6 +82,8 @@ class NumpyDrumModel:
             segments += [(name, cfg.labels) for name in ("style", "kind", "tempo")]
         if cfg.feel:
             segments.append(("feel", 2 * vocab.n_classes))
+        if cfg.bar_ago:
+            segments += [("ago1", cfg.embedding), ("ago2", cfg.embedding)]
         self.tables: dict[str, np.ndarray] = {}
         start = 0
         for name, width in segments:
@@ -96,6 +98,8 @@ class NumpyDrumModel:
             elif name in ("style", "kind", "tempo"):
                 k = ("style", "kind", "tempo").index(name)
                 rows = w[f"embed_labels.{k}.weight"] @ part
+            elif name in ("ago1", "ago2"):  # the token embedding, a zero row for "none"
+                rows = np.vstack([w["embed.weight"] @ part, np.zeros((1, part.shape[1]))])
             elif name == "feel":  # continuous inputs: a matrix, not a table
                 self.feel_w = _matrix(part[:, order] * scale)
                 continue
@@ -156,6 +160,7 @@ class NumpyDrumModel:
         self.head = _matrix(np.hstack([np.vstack(heads), np.concatenate(biases)[:, None]]))
         self.head_in = head_in
         self.has_labels, self.has_feel = bool(cfg.labels), bool(cfg.feel)
+        self.has_bar_ago = bool(cfg.bar_ago)
         if cfg.feel:
             C = vocab.n_classes
             self.feel_h = _matrix(np.hstack([w["feel_hidden.weight"], w["feel_hidden.bias"][:, None]]))
@@ -269,7 +274,7 @@ class NumpyDrumModel:
     def step(self, state: dict, tokens: np.ndarray, index=None, next_position=None,
              lookback: np.ndarray | None = None, deltas: np.ndarray | None = None,
              extra: np.ndarray | None = None, labels: np.ndarray | None = None,
-             feel_in: np.ndarray | None = None) -> np.ndarray:
+             feel_in: np.ndarray | None = None, bar_ago: np.ndarray | None = None) -> np.ndarray:
         """Advance every sequence by one input token; returns logits (B, V) (events: the
         drum logits followed by the delta logits, (B, n_drums + n_deltas)).
 
@@ -277,8 +282,9 @@ class NumpyDrumModel:
         predicted step's position in its bar (or ``extra``, a row of :meth:`schedule`, in
         place of both); ``lookback``: (B, 2) flags, or (B,) codes ``flag1 + 2 * flag2``;
         ``deltas``: events delta ids; ``labels``: rows of :meth:`label_rows`; ``feel_in``:
-        (B, 2C) the input step's feel (:func:`drumrnn.model.feel.feel_inputs`). Only the
-        features the model uses are needed.
+        (B, 2C) the input step's feel (:func:`drumrnn.model.feel.feel_inputs`); ``bar_ago``:
+        (B, 2) the tokens one and two bars before the predicted step (vocabulary size: none).
+        Only the features the model uses are needed.
         """
         cfg, H, t = self.config, self.config.hidden, self.tables
         # layer 0's inputs: table rows summed batch-first, then turned feature-major
@@ -296,6 +302,9 @@ class NumpyDrumModel:
             rows += labels
         if feel_in is not None:
             rows += np.dot(feel_in, self.feel_w)
+        if bar_ago is not None:
+            rows += t["ago1"][bar_ago[:, 0]]
+            rows += t["ago2"][bar_ago[:, 1]]
         if extra is None and (cfg.position_embedding or cfg.counter_bits):
             extra = self.schedule(index, next_position)
         gates = state["gates"]

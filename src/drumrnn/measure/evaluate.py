@@ -151,7 +151,8 @@ def _run_all(runtime: NumpyDrumModel, tracks: TrackArrays, batch: int, n_classes
                 state, tracks.ids[now], index=tracks.index[now], lookback=tracks.lookback[now],
                 next_position=tracks.position[nxt],
                 labels=None if tracks.labels is None else runtime.label_rows(tracks.labels[now]),
-                feel_in=None if tracks.feel_in is None else tracks.feel_in[now])
+                feel_in=None if tracks.feel_in is None else tracks.feel_in[now],
+                bar_ago=None if tracks.bar_ago is None else tracks.bar_ago[now])
         target = tracks.ids[nxt]
         v = sums.values
         if baseline is not None:

@@ -47,6 +47,10 @@ class ModelConfig(StoredConfig):
         previous step's feel; 0 = no feel heads. Steps only.
     feel_bins : int
         Bins of each velocity and offset distribution (see :mod:`drumrnn.model.feel`).
+    bar_ago : bool
+        Read the tokens one and two bars before the step to predict (through the token
+        embedding), so that repeating a bar is a matter of copying what is in view rather
+        than of remembering it. Steps only, needs an embedding.
     """
 
     _what = "model"
@@ -65,6 +69,7 @@ class ModelConfig(StoredConfig):
     labels: int = 0
     feel: int = 0
     feel_bins: int = 16
+    bar_ago: bool = False
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
@@ -72,6 +77,8 @@ class ModelConfig(StoredConfig):
         check_at_least_one(self, ("layers", "hidden"))
         check_not_negative(self, ("embedding", "counter_bits", "position_embedding", "attention",
                                   "dense", "labels", "feel"))
+        if self.bar_ago and not self.embedding:
+            raise DrumrnnError("bar_ago reads tokens through the embedding; set embedding > 0")
         if not 2 <= self.feel_bins <= 127:
             raise DrumrnnError(f"feel_bins must lie in 2..127, got {self.feel_bins}")
         for name in ("dropout", "dense_dropout"):
@@ -116,6 +123,11 @@ class Vocabulary:
             return self.n_drums - 1
         top = self.bar_token if self.bar_token >= 0 else self.size
         return max(top - 1, 0).bit_length()
+
+    @property
+    def bar_slots(self) -> int:
+        """steps: token slots per bar (a BAR token takes one)."""
+        return self.steps_per_bar + (1 if self.bar_token >= 0 else 0)
 
     def to_dict(self) -> dict:
         data = asdict(self)

@@ -26,7 +26,9 @@ class TrackArrays:
     ``starts``: int64 (n_tracks + 1,) track offsets. Conditioned models also read
     ``labels`` (n, 3) label ids of each token's track, and ``velocity_bins`` /
     ``offset_bins`` (n, n_classes) of each token's struck classes (-1 = silent) with
-    ``feel_in`` (n, 2 * n_classes), the feel inputs they make (:mod:`drumrnn.model.feel`).
+    ``feel_in`` (n, 2 * n_classes), the feel inputs they make (:mod:`drumrnn.model.feel`);
+    ``bar_ago`` (n, 2): the tokens one and two bars before the step each token predicts (the
+    vocabulary size where that lies before the track).
     """
 
     ids: np.ndarray
@@ -39,6 +41,7 @@ class TrackArrays:
     velocity_bins: np.ndarray | None = None
     offset_bins: np.ndarray | None = None
     feel_in: np.ndarray | None = None
+    bar_ago: np.ndarray | None = None
 
     @property
     def lengths(self) -> np.ndarray:
@@ -112,7 +115,22 @@ def model_tracks(dataset: Dataset, split: str, vocab: Vocabulary, config: ModelC
         tracks.labels = np.repeat(per_track, tracks.lengths, axis=0)
     if config.feel:
         attach_feel(tracks, data, vocab, config.feel_bins)
+    if config.bar_ago:
+        tracks.bar_ago = bar_ago_ids(tracks.ids, tracks.index, vocab)
     return tracks
+
+
+def bar_ago_ids(ids: np.ndarray, index: np.ndarray, vocab: Vocabulary) -> np.ndarray:
+    """(n, 2) the tokens one and two bars before the step after each token (vocab.size where
+    that lies before the track's start)."""
+    n = len(ids)
+    out = np.full((n, 2), vocab.size, dtype=np.int64)
+    for k in (0, 1):
+        back = (k + 1) * vocab.bar_slots
+        ok = index + 1 >= back
+        at = np.flatnonzero(ok)
+        out[at, k] = ids[at + 1 - back]
+    return out
 
 
 def attach_feel(tracks: TrackArrays, split: Split, vocab: Vocabulary, bins: int) -> None:

@@ -136,6 +136,8 @@ def gather(tracks: TrackArrays, windows: np.ndarray, window: int, label_dropout:
     if tracks.delta_ids is not None:
         out["delta_inputs"] = tracks.delta_ids[at[:, :-1]]
         out["delta_targets"] = tracks.delta_ids[at[:, 1:]]
+    if tracks.bar_ago is not None:
+        out["bar_ago"] = tracks.bar_ago[at[:, :-1]]
     if tracks.labels is not None:
         labels = tracks.labels[at[:, :-1]]
         if label_dropout:

@@ -28,7 +28,8 @@ class Batch:
     ``reset``: (B,) 1 where a stream starts a new track (its carried state is dropped).
     ``labels``: (B, T, 3) label ids. ``feel_inputs``: (B, T, 2C) the input step's feel;
     ``velocity_targets`` / ``offset_targets``: (B, T, C) bins of the target step's struck
-    classes, -1 where silent (see :mod:`drumrnn.model.feel`).
+    classes, -1 where silent (see :mod:`drumrnn.model.feel`). ``bar_ago``: (B, T, 2) the
+    tokens one and two bars before each target (vocabulary size: none).
     """
 
     inputs: torch.Tensor
@@ -44,6 +45,7 @@ class Batch:
     feel_inputs: torch.Tensor | None = None
     velocity_targets: torch.Tensor | None = None
     offset_targets: torch.Tensor | None = None
+    bar_ago: torch.Tensor | None = None
 
 
 class LocalAttention(nn.Module):
@@ -114,6 +116,8 @@ class DrumLM(nn.Module):
         n_classes = vocab.n_classes
         if config.feel:
             size += 2 * n_classes
+        if config.bar_ago:
+            size += 2 * config.embedding
         self.input_size = size
         self.rnn = _RNN[config.cell](size, config.hidden, config.layers, batch_first=True,
                                      dropout=config.dropout if config.layers > 1 else 0.0)
@@ -188,6 +192,9 @@ class DrumLM(nn.Module):
             parts += [embed(batch.labels[..., k]) for k, embed in enumerate(self.embed_labels)]
         if cfg.feel:
             parts.append(batch.feel_inputs)
+        if cfg.bar_ago:  # the token embedding, and zeros for "before the track"
+            table = torch.cat([self.embed.weight, self.embed.weight.new_zeros(1, cfg.embedding)])
+            parts += [F.embedding(batch.bar_ago[..., k], table) for k in (0, 1)]
         return torch.cat(parts, dim=-1)
 
     def feel(self, out: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -25,11 +25,12 @@ class Preset:
 PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("default", "drumrnn's choice by measurement: held-out likelihood per CPU minute, "
            "within the generation latency targets (1 x 192 GRU, random windows), reading "
-           "style / kind / tempo labels, with feel heads (velocity and timing per hit)",
+           "style / kind / tempo labels and the tokens one and two bars back, with feel heads "
+           "(velocity and timing per hit)",
            "steps", False,
            ModelConfig("gru", layers=1, hidden=192, dropout=0.5, embedding=64,
                        position_embedding=16, counter_bits=6, lookback=True, labels=16,
-                       feel=64),
+                       feel=64, bar_ago=True),
            TrainConfig(batch=64, window=128, mode="random", optimizer="adam", lr=2e-3, clip=3.0,
                        eval_every=100)),
     Preset("drummer", "RNN Drummer (Hollemans 2017): events, 1 x 200 LSTM, one-hot, BPTT 200",

@@ -19,9 +19,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from common import DEFAULT_GROOVE, REPO, machine, require_groove
+from common import DEFAULT_GROOVE, REPO, machine, require_groove, write_section
 
-from drumrnn.core.atomic import write_text_atomic
 from drumrnn.data.dataset import PrepareConfig, load_dataset, prepare
 from drumrnn.data.steps import StepSequence, decode_steps, encode_steps
 from drumrnn.data.timing import TimeMap
@@ -130,15 +129,7 @@ def main() -> None:
         " --write`. Machine: " + machine("numpy")])
     print(text)
     if args.write:
-        path = REPO / "RESULTS.md"
-        start, end = "<!-- humanize:start -->", "<!-- humanize:end -->"
-        body = path.read_text(encoding="utf-8")
-        block = f"{start}\n## Humanize\n\n{text}\n{end}"
-        if start in body and end in body:
-            body = body.split(start)[0] + block + body.split(end, 1)[1]
-        else:
-            body = body.rstrip("\n") + "\n\n" + block + "\n"
-        write_text_atomic(path, body)
+        write_section("humanize", "## Humanize\n\n" + text, REPO / "RESULTS.md")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,10 @@ step just chosen, a distribution over {cfg.feel_bins} velocity bins and {cfg.fee
 offset from the grid, from the network's output and the drums struck; generation samples
 from them (and uniformly inside the bin), and the network reads the previous step's
 velocities and offsets, so a piece keeps its own push, pull and dynamics. Without a primer
-it starts from one silent step and predicts the first step from the labels."""
+it starts from one silent step and predicts the first step from the labels.{ago}"""
+
+BAR_AGO = """ It also reads
+the steps one and two bars before the step it predicts (through its token embedding)."""
 
 DEFAULT_LIMITS = """- It learned from one kit (Roland TD-11) played by 10 drummers, mostly rock, funk, jazz,
   latin and hip-hop grooves; 4/4 dominates, and generation writes 4/4."""
@@ -103,7 +106,8 @@ the bar ({cfg.position_embedding}), Magenta's {cfg.counter_bits}-bit step counte
 lookback flags, dropout {cfg.dropout}, trained on random 128-step windows: the `default`
 preset, the best validation likelihood per CPU minute among networks small enough to
 generate 16 x 32 bars in about 100 ms on one core (BENCHMARKS.md).
-{WHAT_CONDITIONED.format(cfg=cfg) if cfg.labels or cfg.feel else WHAT_PROFILE}
+{WHAT_CONDITIONED.format(cfg=cfg, ago=BAR_AGO if cfg.bar_ago else "")
+ if cfg.labels or cfg.feel else WHAT_PROFILE}
 
 ## Data
 The training split of the Groove MIDI Dataset v1.0.0 (896 of its 897 training files: one is

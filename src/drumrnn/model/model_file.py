@@ -130,6 +130,7 @@ def describe(model: ModelFile) -> str:
             f"attention over {cfg.attention} steps" if cfg.attention else "",
             f"dense {cfg.dense}" if cfg.dense else "",
             f"label embeddings {cfg.labels}" if cfg.labels else "",
+            "the steps one and two bars back" if cfg.bar_ago else "",
             f"feel heads {cfg.feel} ({cfg.feel_bins} velocity and {cfg.feel_bins} offset bins "
             "per drum)" if cfg.feel else ""])),
         f"encoding: {enc['encoding']}, kit {h['kit']['name']} ({len(h['kit']['class_names'])} "

@@ -114,6 +114,7 @@ def run_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: i
         # flat index of (quantity, class, bin 0) in ``values``
         base = ((np.arange(2)[:, None] * C + np.arange(C)[None, :]) * bins)[..., None]
         drums = drum_table(rt, bar)
+        struck_f = drums.astype(np.float32)  # multiplying by a bool mask costs a cast
         silent_token = (~drums.any(axis=1)).tolist()
         picks = np.zeros((L, 2, C, B), dtype=np.int8)  # bins < 128: 10,000 bars x 16 fit
         # Gumbel noise: for one or two rows the whole (2, C, bins) block of a step (fewer
@@ -123,7 +124,6 @@ def run_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: i
         used = len(pool)
         silent = np.zeros((B, 2 * C), np.float32)
         flat = np.empty((2, C, B), np.int64)
-        fi = np.empty((2, C, B), np.float32)
         feel_in = feel_inputs(run.velocity_bins[:, 0], run.offset_bins[:, 0], bins)
     fast = not (sampling.greedy or sampling.top_k or sampling.top_p < 1)
     block = min(NOISE_BLOCK, L)
@@ -171,16 +171,18 @@ def run_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: i
             feel_in = feel_inputs(run.velocity_bins[:, t], run.offset_bins[:, t], bins)
             continue
         now = tokens[:, t]
-        if B == 1:
-            if silent_token[now[0]]:
+        if B == 1 and silent_token[now[0]]:
+            feel_in = silent
+            continue
+        mask = struck_f[now]
+        if not whole:
+            at = np.flatnonzero(mask.T)  # class * B + row of each struck drum
+            if not len(at):
                 feel_in = silent
                 continue
-            mask = drums[now]
-        else:
-            mask = drums[now]
-            if not mask.any():
-                feel_in = silent
-                continue
+        elif B > 1 and not mask.any():
+            feel_in = silent
+            continue
         picked = picks[t]
         if whole:
             if used == NOISE_BLOCK:
@@ -191,7 +193,6 @@ def run_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: i
             used += 1
             picked[...] = scores.argmax(axis=2)
         else:
-            at = np.flatnonzero(mask.T)  # class * B + row of each struck drum
             need = len(at) * 2 * bins
             if used + need > FEEL_NOISE:
                 gumbel_noise(rng, out=pool)
@@ -203,7 +204,7 @@ def run_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: i
             used += need
             picked.reshape(2, C * B)[:, at] = scores.argmax(axis=2).T
         np.add(base, picked, out=flat)
-        np.take(values, flat, out=fi)
+        fi = values[flat]
         fi *= mask.T
         feel_in = fi.reshape(2 * C, B).T
     if feel:  # the sampled bins of the struck drums; -1 elsewhere

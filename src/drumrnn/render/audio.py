@@ -53,6 +53,11 @@ class Renderer:
 
     def render(self, score, path: str | Path) -> Path:
         """Write ``score`` (a symusic Score in ticks) as a WAV file, peak-normalized."""
+        pcm, rate = self.render_array(score)
+        return write_wav(pcm, rate, path)
+
+    def render_array(self, score) -> tuple[np.ndarray, int]:
+        """``score`` rendered and peak-normalized: int16 samples (frames, channels), rate."""
         import midirenderer
         import symusic
 
@@ -70,10 +75,14 @@ class Renderer:
             pcm = np.frombuffer(src.readframes(src.getnframes()), "<i2").reshape(-1, channels)
         peak = int(np.abs(pcm.astype(np.int32)).max(initial=0)) or 1
         gain = 10 ** (PEAK_DBFS / 20) * 32767 / peak
-        pcm = np.clip(np.round(pcm * gain), -32768, 32767).astype("<i2")
-        with wave.open(str(path), "wb") as out:
-            out.setnchannels(channels)
-            out.setsampwidth(2)
-            out.setframerate(rate)
-            out.writeframes(pcm.tobytes())
-        return Path(path)
+        return np.clip(np.round(pcm * gain), -32768, 32767).astype("<i2"), rate
+
+
+def write_wav(pcm: np.ndarray, rate: int, path: str | Path) -> Path:
+    """Write int16 samples (frames, channels) as a WAV file."""
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(pcm.shape[1])
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(np.ascontiguousarray(pcm, "<i2").tobytes())
+    return Path(path)

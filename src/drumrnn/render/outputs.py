@@ -1,7 +1,8 @@
-"""Write generated patterns: MIDI always, WAV and PNG on request; all or nothing."""
+"""Write generated patterns: MIDI always, WAV, MP3, FLAC and PNG on request; all or nothing."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -9,7 +10,9 @@ from drumrnn.core.atomic import temp_file_beside
 from drumrnn.core.errors import DrumrnnError
 from drumrnn.data.hits import DrumHits
 from drumrnn.data.kits import Kit
+from drumrnn.render.audio import Renderer, write_wav
 from drumrnn.render.drum_grid import draw_grid
+from drumrnn.render.encode import DEFAULT_MP3_KBPS, check_mp3_kbps, encode_audio
 from drumrnn.render.midi_write import hits_to_score
 
 
@@ -27,17 +30,23 @@ def check_output_dir(out: str | Path) -> Path:
 
 def write_patterns(patterns: list[DrumHits], out: str | Path, kit: Kit, bars: int,
                    steps_per_quarter: int = 4, wav: bool = False, png: bool = False,
-                   soundfont: str | Path | None = None, stem: str = "drums") -> list[Path]:
-    """Write ``stem_N.mid`` (and ``.wav``/``.png``) for each pattern; returns the paths.
+                   soundfont: str | Path | None = None, stem: str = "drums", mp3: bool = False,
+                   flac: bool = False, mp3_kbps: int = DEFAULT_MP3_KBPS,
+                   settings: dict | None = None) -> list[Path]:
+    """Write ``stem_N.mid`` (and ``.wav``/``.mp3``/``.flac``/``.png``) for each pattern;
+    returns the paths. MP3 and FLAC are tagged with the pattern's name as title and
+    ``settings`` (the generation settings) as a JSON comment.
 
     Every file is first written under a temporary name; only when all are complete are they
     renamed into place, so a failure leaves no partial output behind.
     """
     out = check_output_dir(out)
     renderer = None
-    if wav:
-        from drumrnn.render.audio import Renderer
-
+    encodings = [fmt for fmt, wanted in (("mp3", mp3), ("flac", flac)) if wanted]
+    if mp3:
+        check_mp3_kbps(mp3_kbps)
+    comment = json.dumps(settings, separators=(",", ":"), default=str) if settings else ""
+    if wav or encodings:
         renderer = Renderer(soundfont)
     staged: list[tuple[Path, Path]] = []
 
@@ -52,7 +61,12 @@ def write_patterns(patterns: list[DrumHits], out: str | Path, kit: Kit, bars: in
             score = hits_to_score(hits, track_name=f"drumrnn {name}")
             score.dump_midi(str(stage(out / f"{name}.mid")))
             if renderer is not None:
-                renderer.render(score, stage(out / f"{name}.wav"))
+                pcm, rate = renderer.render_array(score)
+                if wav:
+                    write_wav(pcm, rate, stage(out / f"{name}.wav"))
+                for fmt in encodings:
+                    encode_audio(pcm, rate, stage(out / f"{name}.{fmt}"), fmt, title=name,
+                                 comment=comment, mp3_kbps=mp3_kbps)
             if png:
                 draw_grid(hits, kit, stage(out / f"{name}.png"), bars, steps_per_quarter,
                           title=name)

@@ -1,4 +1,5 @@
-"""Primers: the opening a generated pattern continues, from a MIDI file or a readable pattern.
+"""Primers: the opening a generated pattern continues, from a MIDI file, a readable pattern
+or a window of real drumming in a prepared dataset (:func:`primer_from_dataset`).
 
 A pattern has one line per drum, one character per grid step (lines may also be separated by
 ``;``)::
@@ -15,12 +16,16 @@ a kit class name (``kick``, ``snare``, ``closed hi-hat`` ...), a short alias (``
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from drumrnn.core.errors import DrumrnnError
+from drumrnn.data.dataset import Dataset, load_dataset
 from drumrnn.data.hits import DrumHits
 from drumrnn.data.kits import Kit
+from drumrnn.data.steps import bar_token
 from drumrnn.data.timing import TimeMap
 
 ALIASES = {
@@ -75,3 +80,103 @@ def parse_pattern(text: str, kit: Kit, steps_per_quarter: int, time_map: TimeMap
         raise DrumrnnError("the primer pattern has no hits")
     return DrumHits(np.array(quarters), pitches, velocities, time_map,
                     end_quarter=longest / steps_per_quarter)
+
+
+#: Manifest entry fields that are bookkeeping, not a description of the track.
+_BOOKKEEPING = {"path", "sha256", "split", "index", "tokens", "hits", "merged", "dropped"}
+
+
+@dataclass(frozen=True)
+class PrimerWindow:
+    """Whole bars of real drumming cut from a dataset track, and where they came from.
+
+    ``hits`` start at quarter 0 and keep the drummer's velocities and microtiming (a hit
+    played just before the window's first bar line is moved onto it). ``first_bar`` counts
+    from 1. ``metadata`` holds what the manifest says about the track besides bookkeeping
+    (for the Groove MIDI Dataset: drummer, style, bpm, beat_type, time_signature...); the
+    style and kind labels a generator could default to come from there.
+    """
+
+    hits: DrumHits
+    dataset: str
+    split: str
+    path: str
+    index: int
+    first_bar: int
+    bars: int
+    metadata: dict = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """One line: which file and bars."""
+        last = self.first_bar + self.bars - 1
+        where = f"bar {self.first_bar}" if self.bars == 1 else f"bars {self.first_bar}-{last}"
+        return f"{self.path} ({self.split} track {self.index}), {where}"
+
+    def to_dict(self) -> dict:
+        """The record stored with the generated patterns."""
+        return {"dataset": self.dataset, "split": self.split, "path": self.path,
+                "index": self.index, "first_bar": self.first_bar, "bars": self.bars,
+                "metadata": self.metadata}
+
+
+def _window_starts(positions: np.ndarray, hit_steps: np.ndarray, per_bar: int,
+                   bars: int) -> np.ndarray:
+    """Bar indices at which ``bars`` whole bars of ``per_bar`` steps follow, each with a hit;
+    and (second array) the step at which every bar starts."""
+    starts = np.flatnonzero(positions == 0)
+    lengths = np.diff(np.r_[starts, len(positions)])
+    counts = np.diff(np.searchsorted(hit_steps, np.r_[starts, len(positions)]))
+    good = (lengths == per_bar) & (counts > 0)
+    run = np.convolve(good.astype(np.int64), np.ones(bars, np.int64), "valid")
+    return np.flatnonzero(run == bars), starts
+
+
+def primer_from_dataset(dataset: str | Path | Dataset, bars: int = 2, split: str = "validation",
+                        seed: int | None = None, tempo: float = 120.0) -> PrimerWindow:
+    """``bars`` whole 4/4 bars of a random track of a prepared steps dataset, cut at a bar
+    line: the seed picks the track (uniformly among those with such a window), then the
+    window. Only windows whose every bar has a hit are candidates."""
+    if bars < 1:
+        raise DrumrnnError(f"primer bars must be at least 1, got {bars}")
+    data = dataset if isinstance(dataset, Dataset) else load_dataset(dataset)
+    encoding = data.encoding
+    if encoding.encoding != "steps":
+        raise DrumrnnError(f"{data.path} is an {encoding.encoding} dataset; a primer window "
+                           "needs a steps dataset")
+    kit, spq = encoding.kit_obj, encoding.steps.steps_per_quarter
+    per_bar = 4 * spq
+    part = data.split(split)
+    arrays = part.arrays
+    candidates = []  # (track, window starts in bars, bar start steps)
+    for track in range(part.n_tracks):
+        s, e = arrays["track_starts"][track:track + 2]
+        positions = np.asarray(arrays["positions"][s:e])
+        if encoding.bar_tokens:
+            positions = positions[np.asarray(arrays["tokens"][s:e]) != bar_token(kit)]
+        hs, he = arrays["hit_starts"][track:track + 2]
+        found, bar_steps = _window_starts(positions, np.asarray(arrays["hit_steps"][hs:he]),
+                                          per_bar, bars)
+        if len(found):
+            candidates.append((track, found, bar_steps))
+    if not candidates:
+        raise DrumrnnError(f"no {split} track of {data.path} ({part.n_tracks} tracks) has "
+                           f"{bars} whole 4/4 bars of drumming in a row; ask for fewer "
+                           "--primer-bars or another --split")
+    rng = np.random.default_rng(seed)
+    track, found, bar_steps = candidates[rng.integers(len(candidates))]
+    first = int(found[rng.integers(len(found))])
+    start = int(bar_steps[first])
+    hs, he = arrays["hit_starts"][track:track + 2]
+    steps = np.asarray(arrays["hit_steps"][hs:he], dtype=np.int64)
+    keep = (steps >= start) & (steps < start + bars * per_bar)
+    sl = slice(hs, he)
+    offsets = np.asarray(arrays["hit_offsets"][sl], dtype=np.float64)[keep]
+    classes = np.asarray(arrays["hit_classes"][sl], dtype=np.int64)[keep]
+    quarters = np.maximum((steps[keep] - start + offsets) / spq, 0.0)
+    hits = DrumHits(quarters, kit.output_pitches[classes],
+                    np.asarray(arrays["hit_velocities"][sl])[keep],
+                    TimeMap(((0.0, float(tempo)),), ((0.0, 4, 4),)), end_quarter=4.0 * bars)
+    entry = next((f for f in data.manifest["files"]
+                  if f["split"] == split and f["index"] == track), {})
+    return PrimerWindow(hits, str(data.path), split, entry.get("path", f"track {track}"), track,
+                        first + 1, bars, {k: v for k, v in entry.items() if k not in _BOOKKEEPING})

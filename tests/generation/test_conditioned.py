@@ -236,3 +236,27 @@ def test_bad_generate_settings():
     with pytest.raises(DrumrnnError, match="unknown kind"):
         LabelVocab(("rock",)).kind_id("solo")
     assert dataclasses.replace(GenerateConfig(), fill_every=4).fill_every == 4
+
+
+@pytest.mark.parametrize("explicit", [[], ["--style", "rock", "--kind", "beat"]])
+def test_primer_from_a_dataset_lends_its_tracks_labels(labelled, tmp_path, explicit):
+    import json
+
+    import soundfile
+
+    from drumrnn.generation.primer import primer_from_dataset
+
+    for seed in range(20):  # a fill track, so that the default shows
+        window = primer_from_dataset(labelled / "data", bars=1, split="train", seed=seed)
+        if window.labels["kind"] == "fill":
+            break
+    assert main(["generate", "--model", str(labelled / "run" / "model.npz"), "--primer-from",
+                 str(labelled / "data"), "--split", "train", "--primer-bars", "1", "--bars", "2",
+                 "--seed", str(seed), "--flac", "--out", str(tmp_path), *explicit]) == 0
+    with soundfile.SoundFile(tmp_path / "drums_1.flac") as f:
+        settings = json.loads(f.comment)
+    model_styles = DrumGenerator.load(labelled / "run" / "model.npz").labels.styles
+    style = window.labels["style"] if window.labels["style"] in model_styles else None
+    expected = ("rock", "beat") if explicit else (style, "fill")
+    assert (settings["style"], settings["kind"]) == expected
+    assert settings["primer"]["path"] == window.path

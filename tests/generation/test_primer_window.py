@@ -135,3 +135,16 @@ def test_events_dataset_is_refused(tmp_path):
                                                       split_fractions=ALL_VALIDATION)).out
     with pytest.raises(DrumrnnError, match="events dataset; a primer window needs a steps"):
         primer_from_dataset(out)
+
+
+def test_window_carries_its_tracks_labels(tmp_path):
+    from drumrnn.data.labels import LabelSource
+
+    src = tmp_path / "midi"
+    (src / "funk").mkdir(parents=True)
+    write_midi_file(src / "funk" / "a.mid", played(6, 0))
+    out = prepare(src, tmp_path / "data", PrepareConfig(
+        split_fractions=ALL_VALIDATION, labels=LabelSource(style_from_folder=True))).out
+    window = primer_from_dataset(out, bars=2, seed=0)
+    assert window.labels == {"style": "funk", "kind": None}
+    assert window.to_dict()["metadata"]["labels"]["style"] == "funk"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from drumrnn.core.errors import DrumrnnError
@@ -43,6 +43,11 @@ def cmd_generate(args) -> int:
             args.split or "validation", args.seed, args.tempo)
         primer = window.hits
         print(f"primer: {window.describe()}", file=sys.stderr)
+        if generator.labels is not None:  # the primer track's labels are the defaults
+            style, kind = window.labels["style"], window.labels["kind"]
+            config = replace(config, style=args.style or (
+                style if style in generator.labels.styles else None),
+                kind=config.kind if args.kind is not None else kind or "beat")
     patterns = generator.generate(config, primer)
     settings = {"model": str(args.model or "bundled"), **asdict(config),
                 "primer": window.to_dict() if window else str(args.primer) if args.primer
@@ -57,16 +62,18 @@ def cmd_generate(args) -> int:
 
 def conditioning_options(args) -> dict:
     """GenerateConfig's label and feel fields from the parsed options."""
-    return {"style": args.style, "kind": None if args.kind == "unknown" else args.kind,
+    return {"style": args.style, "kind": None if args.kind == "unknown" else args.kind or "beat",
             "fill_every": args.fill_every, "feel": args.feel}
 
 
 def add_conditioning_options(parser) -> None:
     c = parser.add_argument_group("labels and feel (models trained with them)")
     c.add_argument("--style", default=None,
-                   help="style label, e.g. rock, funk, jazz (drumrnn info lists the model's)")
-    c.add_argument("--kind", choices=("beat", "fill", "unknown"), default="beat",
-                   help="play a groove (beat, default) or a fill")
+                   help="style label, e.g. rock, funk, jazz (drumrnn info lists the model's; "
+                        "with --primer-from the primer track's)")
+    c.add_argument("--kind", choices=("beat", "fill", "unknown"), default=None,
+                   help="play a groove (beat, default; with --primer-from the primer "
+                        "track's kind) or a fill")
     c.add_argument("--fill-every", type=int, default=0, metavar="N",
                    help="bars N, 2N, ... are fills, the others --kind (e.g. 4)")
     c.add_argument("--feel", type=float, default=1.0, metavar="0..1",

@@ -93,8 +93,7 @@ class PrimerWindow:
     ``hits`` start at quarter 0 and keep the drummer's velocities and microtiming (a hit
     played just before the window's first bar line is moved onto it). ``first_bar`` counts
     from 1. ``metadata`` holds what the manifest says about the track besides bookkeeping
-    (for the Groove MIDI Dataset: drummer, style, bpm, beat_type, time_signature...); the
-    style and kind labels a generator could default to come from there.
+    (for the Groove MIDI Dataset: drummer, style, bpm, beat_type, time_signature, labels).
     """
 
     hits: DrumHits
@@ -111,6 +110,13 @@ class PrimerWindow:
         last = self.first_bar + self.bars - 1
         where = f"bar {self.first_bar}" if self.bars == 1 else f"bars {self.first_bar}-{last}"
         return f"{self.path} ({self.split} track {self.index}), {where}"
+
+    @property
+    def labels(self) -> dict:
+        """The track's ``style`` and ``kind`` labels (None where the dataset has none): the
+        defaults for generating from this primer."""
+        labels = self.metadata.get("labels") or {}
+        return {"style": labels.get("style"), "kind": labels.get("kind")}
 
     def to_dict(self) -> dict:
         """The record stored with the generated patterns."""

@@ -260,3 +260,20 @@ def test_primer_from_a_dataset_lends_its_tracks_labels(labelled, tmp_path, expli
     expected = ("rock", "beat") if explicit else (style, "fill")
     assert (settings["style"], settings["kind"]) == expected
     assert settings["primer"]["path"] == window.path
+
+
+def test_humanize_writes_audio_beside_the_midi(labelled, tmp_path):
+    import json
+
+    import soundfile
+
+    path = write_midi_file(tmp_path / "flat.mid", rock_beat(2))
+    assert main(["humanize", str(path), "--out", str(tmp_path / "h.mid"), "--model",
+                 str(labelled / "run" / "model.npz"), "--seed", "2", "--wav", "--flac"]) == 0
+    wav, rate = soundfile.read(tmp_path / "h.wav", dtype="int16")
+    flac, _ = soundfile.read(tmp_path / "h.flac", dtype="int16")
+    np.testing.assert_array_equal(flac, wav)
+    with soundfile.SoundFile(tmp_path / "h.flac") as f:
+        assert f.title == "h"
+        assert json.loads(f.comment)["seed"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["flat.mid", "h.flac", "h.mid", "h.wav"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from pathlib import Path
 
 
@@ -9,13 +11,21 @@ def cmd_humanize(args) -> int:
     from drumrnn.data.midi_read import read_drum_hits
     from drumrnn.generation.generate import DrumGenerator
     from drumrnn.generation.humanize import HumanizeConfig, humanize
+    from drumrnn.render.encode import check_mp3_kbps, write_audio_beside
     from drumrnn.render.midi_write import write_midi
 
     config = HumanizeConfig(args.amount, args.style,
                             None if args.kind == "unknown" else args.kind, args.tempo, args.seed)
+    formats = [f for f in ("wav", "mp3", "flac") if getattr(args, f)]
+    if args.mp3:
+        check_mp3_kbps(args.mp3_kbps)
     generator = DrumGenerator.load(args.model)
-    hits = read_drum_hits(args.file)
-    print(write_midi(humanize(generator, hits, config), args.out))
+    hits = humanize(generator, read_drum_hits(args.file), config)
+    print(write_midi(hits, args.out))
+    comment = json.dumps({"humanized": str(args.file), **asdict(config)}, separators=(",", ":"))
+    for path in write_audio_beside(hits, args.out, formats, soundfont=args.soundfont,
+                                   comment=comment, mp3_kbps=args.mp3_kbps):
+        print(path)
     return 0
 
 
@@ -33,4 +43,10 @@ def add_humanize(sub) -> None:
     p.add_argument("--kind", choices=("beat", "fill", "unknown"), default="beat")
     p.add_argument("--tempo", type=float, default=None, help="tempo label (default: the file's)")
     p.add_argument("--seed", type=int, default=None, help="same seed, same result")
+    a = p.add_argument_group("audio beside the MIDI file (same name)")
+    a.add_argument("--wav", action="store_true", help="also render WAV")
+    a.add_argument("--mp3", action="store_true", help="also write MP3 (tagged with the settings)")
+    a.add_argument("--mp3-kbps", type=int, default=80, help="MP3 constant bitrate (default 80)")
+    a.add_argument("--flac", action="store_true", help="also write FLAC (lossless)")
+    a.add_argument("--soundfont", type=Path, default=None, help="SF2 soundfont for audio")
     p.set_defaults(func=cmd_humanize)

@@ -59,3 +59,27 @@ def encode_audio(pcm: np.ndarray, rate: int, path: str | Path, fmt: str, *, titl
     except (soundfile.LibsndfileError, RuntimeError, ValueError) as exc:
         raise DrumrnnError(f"encoding {Path(path).name} as {fmt.upper()} failed: {exc}") from None
     return Path(path)
+
+
+def write_audio_beside(hits, midi_path: str | Path, formats: list[str], *,
+                       soundfont: str | Path | None = None, comment: str = "",
+                       mp3_kbps: int = DEFAULT_MP3_KBPS) -> list[Path]:
+    """Render ``hits`` (a DrumHits) once and write it beside ``midi_path`` in each of
+    ``formats`` (``wav``, ``mp3``, ``flac``), each file atomically, titled with the stem."""
+    from drumrnn.core.atomic import atomic_path
+    from drumrnn.render.audio import Renderer, write_wav
+    from drumrnn.render.midi_write import hits_to_score
+
+    midi_path = Path(midi_path)
+    pcm, rate = Renderer(soundfont).render_array(hits_to_score(hits))
+    paths = []
+    for fmt in formats:
+        path = midi_path.with_suffix(f".{fmt}")
+        with atomic_path(path) as tmp:
+            if fmt == "wav":
+                write_wav(pcm, rate, tmp)
+            else:
+                encode_audio(pcm, rate, tmp, fmt, title=midi_path.stem, comment=comment,
+                             mp3_kbps=mp3_kbps)
+        paths.append(path)
+    return paths

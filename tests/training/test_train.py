@@ -120,7 +120,12 @@ def test_sigterm_saves_a_loadable_checkpoint(pattern_data, tmp_path):
                              "--layers", "1", "--epochs", "100000", "--eval-every", "100000",
                              "--threads", "1", "--quiet", "--batch", "2", "--window", "16"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(8)  # imports and a few hundred steps
+    # The run folder appears when training starts; the stop handler follows at once. Wait for
+    # it rather than a fixed time, which a loaded machine outlasts while still importing.
+    deadline = time.monotonic() + 120
+    while not run.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(3)  # a few hundred steps
     assert proc.poll() is None, proc.communicate()
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)

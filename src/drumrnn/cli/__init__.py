@@ -10,13 +10,14 @@ import argparse
 import sys
 
 from drumrnn import __version__
-from drumrnn.cli import data, generate, humanize, measure, train
+from drumrnn.cli import data, generate, humanize, measure, serve, train
 from drumrnn.core.errors import DrumrnnError
 
 # In the order ``drumrnn --help`` lists them.
 COMMANDS = (data.add_prepare, data.add_encode, data.add_inspect, train.add_train,
             generate.add_generate, humanize.add_humanize, measure.add_evaluate,
-            measure.add_compare, measure.add_ngram, measure.add_info, data.add_download)
+            measure.add_compare, measure.add_ngram, measure.add_info, serve.add_serve,
+            data.add_download)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,118 @@
+"""The page's drum sounds: a one-shot of every kit class at a few velocities, rendered once
+with the soundfont and renderer that ``generate --wav`` uses, and cached.
+
+All one-shots are rendered in one pass, one every :data:`SHOT_SECONDS`, so that they share
+one peak normalization and keep their loudness relative to each other (a soft snare stays
+softer than a loud one). The rendering is cached in a folder keyed by the soundfont's
+content, the pitches and the velocities, so that only the first start pays for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from drumrnn.core.atomic import atomic_path
+
+VELOCITIES = (40, 80, 120)
+SHOT_SECONDS = 2.0
+#: A one-shot ends where it stays below this level (dB below full scale), with a short fade.
+SILENCE_DBFS = -60.0
+FADE_SECONDS = 0.02
+CACHE_VERSION = 1
+
+
+def user_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/drumrnn`` (``~/.cache/drumrnn`` by default)."""
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "drumrnn"
+
+
+class SoundBank:
+    """Mono 16-bit WAV one-shots, ``bank.wav(pitch, velocity)`` for every pitch and velocity.
+
+    Attributes
+    ----------
+    pitches : tuple of int
+    velocities : tuple of int
+    rendered : bool
+        Whether this bank was rendered now (False: read from the cache).
+    """
+
+    def __init__(self, pitches, soundfont: str | Path | None = None,
+                 cache_dir: str | Path | None = None, velocities=VELOCITIES):
+        from drumrnn.render.audio import Renderer
+
+        self.pitches = tuple(int(p) for p in pitches)
+        self.velocities = tuple(int(v) for v in velocities)
+        renderer = Renderer(soundfont)
+        key = hashlib.sha256(Path(renderer.path).read_bytes())
+        key.update(repr((CACHE_VERSION, self.pitches, self.velocities, SHOT_SECONDS)).encode())
+        cached = Path(cache_dir) / f"sounds-{key.hexdigest()[:20]}.wav" if cache_dir else None
+        self.rendered = cached is None or not cached.is_file()
+        if self.rendered:
+            data = self._render(renderer)
+            if cached is not None:
+                try:
+                    cached.parent.mkdir(parents=True, exist_ok=True)
+                    with atomic_path(cached) as tmp:
+                        tmp.write_bytes(data)
+                except OSError:  # an unwritable cache costs the next start the rendering
+                    pass
+        else:
+            data = cached.read_bytes()
+        self._shots = self._cut(data)
+
+    def wav(self, pitch: int, velocity: int) -> bytes:
+        """The one-shot of ``pitch`` at ``velocity`` (one of :attr:`velocities`) as WAV bytes;
+        KeyError when there is none."""
+        return self._shots[(int(pitch), int(velocity))]
+
+    def _render(self, renderer) -> bytes:
+        import symusic
+
+        score = symusic.Score(480)
+        score.tempos.append(symusic.Tempo(0, qpm=60.0))  # one quarter per second
+        track = symusic.Track(name="one-shots", program=0, is_drum=True)
+        for index, (pitch, velocity) in enumerate(self._layout()):
+            track.notes.append(symusic.Note(round(index * SHOT_SECONDS * 480), 240, pitch, velocity))
+        score.tracks.append(track)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = renderer.render(score, Path(tmp) / "one-shots.wav")
+            return path.read_bytes()
+
+    def _layout(self) -> list[tuple[int, int]]:
+        return [(p, v) for p in self.pitches for v in self.velocities]
+
+    def _cut(self, data: bytes) -> dict[tuple[int, int], bytes]:
+        with wave.open(io.BytesIO(data)) as src:
+            rate, channels = src.getframerate(), src.getnchannels()
+            pcm = np.frombuffer(src.readframes(src.getnframes()), "<i2").reshape(-1, channels)
+        mono = pcm.astype(np.float32).mean(axis=1)
+        shot, threshold = round(SHOT_SECONDS * rate), 32767 * 10 ** (SILENCE_DBFS / 20)
+        fade = round(FADE_SECONDS * rate)
+        shots = {}
+        for index, key in enumerate(self._layout()):
+            segment = mono[index * shot:(index + 1) * shot]
+            loud = np.flatnonzero(np.abs(segment) > threshold)
+            segment = segment[:loud[-1] + fade + 1] if len(loud) else segment[:fade]
+            segment = segment.copy()
+            segment[-fade:] *= np.linspace(1, 0, min(fade, len(segment)), dtype=np.float32)
+            shots[key] = _wav_bytes(np.round(segment).astype("<i2"), rate)
+        return shots
+
+
+def _wav_bytes(samples: np.ndarray, rate: int) -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as dst:
+        dst.setnchannels(1)
+        dst.setsampwidth(2)
+        dst.setframerate(rate)
+        dst.writeframes(samples.tobytes())
+    return out.getvalue()

@@ -9,7 +9,10 @@ ranges are half-open (``start`` .. ``end - 1``). Bad input gets a 4xx with a mes
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
+import time
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
@@ -238,3 +241,26 @@ def create_app(machine: DrumMachine, sounds: SoundBank | None = None,
                         headers={"Content-Disposition": 'attachment; filename="drumrnn.wav"'})
 
     return app
+
+
+@contextlib.contextmanager
+def running(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve ``app`` with uvicorn in a background thread; yields its URL (``port`` 0: any
+    free port) and stops the server on exit. For tests, benchmarks and notebooks."""
+    import threading
+
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            if not thread.is_alive():
+                raise DrumrnnError(f"the server could not start on {host}:{port}")
+            time.sleep(0.01)
+        bound = server.servers[0].sockets[0].getsockname()[1]
+        yield f"http://{host}:{bound}/"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -395,6 +395,7 @@ async function loadSounds() {
     sounds.buffers.set(pitch, buffers);
   }));
   hook.soundsLoaded = true;
+  hook.soundsMs = performance.now();
 }
 
 // -- playing: a look-ahead scheduler on the audio clock --------------------------------------
@@ -596,6 +597,7 @@ async function init() {
   loadGrid(emptyGrid(barsWanted()));
   status(`Model: ${state.info.encoding} encoding, kit ${state.info.kit}. Press Generate, or click cells to draw a beat.`);
   hook.ready = true;
+  hook.readyMs = performance.now(); // since navigation started
   loadSounds().catch((err) => status(`Sounds did not load: ${err.message}`, true));
 }
 init().catch((err) => status(`Could not start: ${err.message}`, true));

@@ -71,6 +71,7 @@ def cells(data: dict) -> np.ndarray:
 
 def press(page, button: str, expect: str) -> None:
     """Click a button and wait until the status line says ``expect``."""
+    page.eval_on_selector("#status", "e => { e.textContent = ''; }")
     page.click(f"#{button}")
     page.wait_for_function("(t) => document.getElementById('status').textContent.startsWith(t)",
                            arg=expect)
@@ -143,10 +144,11 @@ def test_the_seed_reproduces_a_pattern(page):
     assert page.input_value("#seed") != "1234"  # a new seed, shown
 
 
-def test_play_schedules_exactly_the_grids_audible_hits(page):
+def test_play_schedules_exactly_the_grids_audible_hits_at_their_times(page):
     fixed_seed(page, 3, 1)
     press(page, "generate", "Generated")
     page.fill("#tempo", "300")  # a 0.8 s loop
+    page.eval_on_selector("#swing", "e => { e.value = 60; e.dispatchEvent(new Event('input')); }")
     busiest = int(np.argmax(np.count_nonzero(cells(grid(page)), axis=1)))
     page.locator(".row:not(.head)").nth(busiest).locator(".label button").click()  # mute
     audible = page.evaluate("window.__drumrnn.gridHits()")
@@ -157,6 +159,15 @@ def test_play_schedules_exactly_the_grids_audible_hits(page):
     hook = page.evaluate("window.__drumrnn")
     assert hook["playing"] and hook["audioTime"] > 0
     assert hook["loopCounts"][:2] == [audible, audible]  # each whole loop: every hit, once
+    # each at its step + its offset + the swing delay (0.2 steps at 60 %), on the audio clock
+    data, step_seconds = grid(page), 60 / 300 / 4
+    expected = sorted(
+        (row["pitch"], v, max(s + row["offsets"][s] + 0.2 * (s % 2), 0) * step_seconds)
+        for r, row in enumerate(data["rows"]) if r != busiest
+        for s, v in enumerate(row["velocities"]) if v)
+    played = sorted((e["pitch"], e["velocity"], e["seconds"]) for e in hook["firstLoop"])
+    assert [p[:2] for p in played] == [e[:2] for e in expected]
+    np.testing.assert_allclose([p[2] for p in played], [e[2] for e in expected], atol=1e-6)
     page.keyboard.press(" ")  # and stops
     assert page.evaluate("window.__drumrnn.playing") is False
 

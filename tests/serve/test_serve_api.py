@@ -27,7 +27,7 @@ def client(app):
     import warnings
 
     with warnings.catch_warnings():  # Starlette 1.x would rather have httpx2; httpx works
-        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient`")
         from fastapi.testclient import TestClient
     return TestClient(app)
 

@@ -42,8 +42,6 @@ class Settings:
     feel: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.seed is not None and not 0 <= self.seed < SEED_LIMIT:
-            raise DrumrnnError(f"seed must lie in 0..{SEED_LIMIT - 1}, got {self.seed}")
         if not 0 <= self.feel <= 1:
             raise DrumrnnError(f"feel must lie in 0..1, got {self.feel:g}")
         if self.kind is not None and self.kind not in KINDS:
@@ -85,7 +83,7 @@ class DrumMachine:
         """A new pattern of ``bars`` bars; with ``seed_bars`` it opens with them, unchanged."""
         _check_bars(bars, MAX_GENERATE_BARS, "bars")
         if seed_bars is None:
-            seed = _seed(settings)
+            seed = _seed(settings.seed)
             return Result(self._sample(settings, seed, bars), seed)
         if seed_bars.bars >= bars:
             raise DrumrnnError(f"the {seed_bars.bars} seed bars leave nothing to generate in "
@@ -107,7 +105,7 @@ class DrumMachine:
             raise DrumrnnError(f"bars {start + 1}..{end} are not within the grid's 1..{grid.bars}")
         _check_bars(end - start, MAX_GENERATE_BARS, "bars to regenerate")
         if start == 0:
-            seed = _seed(settings)
+            seed = _seed(settings.seed)
             new = self._sample(settings, seed, end, grid)
             result = Result(new, seed)
         else:
@@ -121,7 +119,7 @@ class DrumMachine:
         what the model's profile plays for its drum at its place in the bar."""
         if not 0 <= amount <= 1:
             raise DrumrnnError(f"amount must lie in 0..1, got {amount:g}")
-        seed = _seed(Settings(seed=seed))
+        seed = _seed(seed)
         rng = np.random.Generator(np.random.SFC64(seed))
         rows, steps, classes = self._kit_hits(grid)
         positions = steps % grid.steps_per_bar
@@ -141,7 +139,7 @@ class DrumMachine:
                rows_like: Grid | None = None) -> Result:
         """``primer`` followed by ``new_bars`` generated bars that continue it."""
         self._check_primer(primer)
-        seed = _seed(settings)
+        seed = _seed(settings.seed)
         total = primer.bars + new_bars
         if not self._kit_hits(primer)[0].size:  # nothing to continue: fresh bars
             new = self._sample(settings, seed, new_bars, rows_like or primer)
@@ -203,8 +201,13 @@ def _check_bars(bars: int, limit: int, what: str) -> None:
         raise DrumrnnError(f"{what} must lie in 1..{limit}, got {bars}")
 
 
-def _seed(settings: Settings) -> int:
-    return settings.seed if settings.seed is not None else secrets.randbelow(SEED_LIMIT)
+def _seed(seed: int | None) -> int:
+    """``seed``, or a new one drawn when it is None."""
+    if seed is None:
+        return secrets.randbelow(SEED_LIMIT)
+    if not 0 <= seed < SEED_LIMIT:
+        raise DrumrnnError(f"seed must lie in 0..{SEED_LIMIT - 1}, got {seed}")
+    return seed
 
 
 def _replace_cells(grid: Grid, velocities: np.ndarray, offsets: np.ndarray) -> Grid:

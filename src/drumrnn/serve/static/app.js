@@ -19,7 +19,7 @@ const state = {
 };
 const hook = window.__drumrnn = {
   ready: false, soundsLoaded: false, playing: false,
-  scheduled: 0, loopCounts: [], midiSent: 0, lastRequestMs: 0,
+  scheduled: 0, loopCounts: [], firstLoop: [], midiSent: 0, lastRequestMs: 0,
   gridHits: () => gridHits(true),
   grid: () => gridJSON(false),
 };
@@ -428,6 +428,7 @@ const player = {
     this.nextStep = 0;
     this.loopCount = 0;
     hook.loopCounts = [0];
+    hook.firstLoop = []; // what the first loop handed to the audio clock, for the tests
     this.loopStart = this.horizon = this.ctx.currentTime + 0.06;
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.tick();
@@ -474,6 +475,7 @@ const player = {
   play(ev, when) {
     hook.scheduled++;
     hook.loopCounts[hook.loopCounts.length - 1]++;
+    if (hook.loopCounts.length === 1) hook.firstLoop.push({pitch: ev.pitch, velocity: ev.v, seconds: when - this.loopStart});
     const buffers = sounds.buffers.get(ev.pitch);
     if (buffers) {
       let best = 0;

@@ -46,12 +46,14 @@ function gridHits(audibleOnly) {
 }
 
 // -- the grid as the API's JSON -------------------------------------------------------------
+// audibleOnly: muted rows go out silent (downloads hold what is heard)
 function gridJSON(audibleOnly) {
-  const rows = state.rows.filter((r) => !(audibleOnly && r.muted));
   return {
     tempo: tempo(), swing: swing(), meter: state.meter, steps_per_quarter: state.stepsPerQuarter,
-    rows: (rows.length ? rows : state.rows.slice(0, 1).map((r) => ({...r, vel: r.vel.map(() => 0)})))
-      .map((r) => ({name: r.name, pitch: r.pitch, velocities: r.vel, offsets: r.off})),
+    rows: state.rows.map((r) => ({
+      name: r.name, pitch: r.pitch, offsets: r.off,
+      velocities: audibleOnly && r.muted ? r.vel.map(() => 0) : r.vel,
+    })),
   };
 }
 

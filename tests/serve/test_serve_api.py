@@ -231,6 +231,9 @@ def test_oversized_bodies_are_refused(client):
     response = client.post("/api/midi", content=b"{" + b" " * (1 << 20) + b"}",
                            headers={"Content-Type": "application/json"})
     assert response.status_code == 413 and "over 1048576 bytes" in response.json()["detail"]
+    streamed = client.post("/api/midi", content=iter([b"{}"]),  # chunked: no length given
+                           headers={"Content-Type": "application/json"})
+    assert streamed.status_code == 411
 
 
 def test_page_and_assets_are_local(client):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import socket
 import wave
 from importlib import resources
 from pathlib import Path
@@ -247,6 +248,11 @@ def test_page_and_assets_are_local(client):
     assert client.get("/docs").status_code == 200
 
 
-def test_serve_command_refuses_a_bad_port(capsys):
+def test_serve_command_refuses_a_bad_or_busy_port(capsys):
     assert main(["serve", "--port", "70000"]) == 1
     assert "port must lie in 0..65535" in capsys.readouterr().err
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        assert main(["serve", "--port", str(busy.getsockname()[1])]) == 1
+    assert "pass another --port" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 
@@ -22,6 +23,13 @@ def cmd_serve(args) -> int:
 
     if not 0 <= args.port <= 65535:
         raise DrumrnnError(f"port must lie in 0..65535, got {args.port}")
+    with socket.socket() as probe:  # say so before loading anything
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            probe.bind((args.host, args.port))
+        except OSError as exc:
+            raise DrumrnnError(f"cannot listen on {args.host}:{args.port} "
+                               f"({exc.strerror or exc}); pass another --port or --host") from None
     machine = DrumMachine(DrumGenerator.load(args.model))
     started = time.perf_counter()
     sounds = SoundBank(machine.kit.output_pitches, args.soundfont, user_cache_dir())

@@ -167,6 +167,7 @@ def main() -> None:
     if others and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, others)  # the clients stay off the server's core
 
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as cache:
         port = free_port()
         proc, cold = start_server(port, Path(cache), args.core)
@@ -188,8 +189,10 @@ def main() -> None:
         f"Reproduce: `python bench/bench_serve.py --requests {args.requests}` (the bundled model; "
         f"the server is `drumrnn serve` pinned to core {args.core} with one BLAS thread, the "
         "clients run in the benchmark's process; loopback HTTP/1.1 with keep-alive). "
-        "The machine was shared with other jobs while measuring: figures are medians of a "
-        "loaded machine, and p99s carry that load.", "",
+        f"The machine was shared with other jobs while measuring (1-minute load average "
+        f"{load_before:.1f} before and {os.getloadavg()[0]:.1f} after, on "
+        f"{os.cpu_count()} cores): figures are medians of a loaded machine, and p99s carry "
+        "that load.", "",
         f"Machine: {machine('numpy', 'fastapi', 'uvicorn', 'httpx', 'playwright')}", "",
         "| measure | median | p99 | target |", "|---|---|---|---|",
         f"| `POST /api/generate`, {BARS} bars, one at a time ({args.requests} requests) | "

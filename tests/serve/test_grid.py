@@ -199,3 +199,16 @@ def test_label_controls_need_a_model_with_labels(machine, settings, message):
 def test_primers_in_other_meters_are_refused(machine):
     with pytest.raises(DrumrnnError, match="continues 4/4 grids"):
         machine.continue_(random_grid(1, bars=1, meter=(3, 4)), 1, Settings())
+
+
+def test_rows_follow_the_models_kit(tmp_path):
+    """A one-drum model without a profile: one row, every hit at velocity 100."""
+    from tests.conftest import one_drum_model
+
+    model = one_drum_model(tmp_path / "one.npz", [[0.0, 0.0], [0.0, 0.0]], [0.0, 0.0])
+    machine = DrumMachine(DrumGenerator(model))
+    assert [(r["name"], r["pitch"]) for r in machine.info()["rows"]] == [("drum", 36)]
+    grid = machine.generate(Settings(seed=1, feel=0.5), bars=2).grid
+    assert grid.velocities.shape == (1, 32) and set(grid.velocities[grid.velocities > 0]) == {100}
+    human = machine.humanize(grid, 1.0, seed=1).grid
+    np.testing.assert_array_equal(human.velocities, grid.velocities)

@@ -73,7 +73,7 @@ class SettingsModel(BaseModel):
     tempo: Tempo = 120.0
     swing: Swing = 50.0
     style: str | None = Field(None, max_length=64)
-    kind: Literal["beat", "fill"] | None = None
+    kind: Literal["beat", "fill"] | None = Field("beat", description="null: unknown")
     fill_every: int = Field(0, ge=0, le=MAX_GENERATE_BARS, description="0 = no fills")
     feel: float = Field(1.0, ge=0, le=1, description="0 = on the grid, 1 = as generated")
 
@@ -101,6 +101,8 @@ class HumanizeRequest(BaseModel):
     grid: GridModel
     amount: float = Field(1.0, ge=0, le=1)
     seed: int | None = Field(None, ge=0, lt=SEED_LIMIT)
+    style: str | None = Field(None, max_length=64, description="for a model with labels")
+    kind: Literal["beat", "fill"] | None = "beat"
 
 
 def to_grid(model: GridModel) -> Grid:
@@ -218,8 +220,9 @@ def create_app(machine: DrumMachine, sounds: SoundBank | None = None,
     @app.post("/api/humanize")
     def humanize(body: HumanizeRequest):
         """The grid's hits with velocities and offsets moved ``amount`` of the way to how the
-        model's drummers play each drum at its place in the bar."""
-        return _answer(machine.humanize(to_grid(body.grid), body.amount, body.seed))
+        model plays them (its feel heads, or its per-position profile without them)."""
+        settings = Settings(style=body.style, kind=body.kind)
+        return _answer(machine.humanize(to_grid(body.grid), body.amount, body.seed, settings))
 
     @app.post("/api/midi", response_class=Response)
     def midi(body: GridModel):

@@ -12,9 +12,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from drumrnn.core.errors import DrumrnnError
+from drumrnn.data.steps import quantize
 from drumrnn.generation.generate import DrumGenerator, GenerateConfig, profile_velocities
+from drumrnn.generation.humanize import HumanizeConfig
+from drumrnn.generation.humanize import humanize as humanize_hits
 from drumrnn.generation.sampling import SamplingConfig
-from drumrnn.serve.grid import MAX_BARS, Grid, grid_to_hits, hits_to_grid
+from drumrnn.serve.grid import MAX_BARS, OFFSET_MAX, Grid, grid_to_hits, hits_to_grid
 
 #: Bars one generation may write (the grid itself holds up to grid.MAX_BARS).
 MAX_GENERATE_BARS = 16
@@ -28,8 +31,9 @@ class Settings:
 
     ``seed`` None draws one (the result says which). ``feel`` scales the generated hits'
     offsets and their velocities' deviation from the profile's mean (0 = on the grid at the
-    average velocity, 1 = as generated). ``style``, ``kind`` and ``fill_every`` need a model
-    trained with labels.
+    average velocity, 1 = as generated). ``style``, ``kind`` (``fill``) and ``fill_every``
+    need a model trained with labels; ``kind`` None is unknown, and models without labels
+    ignore ``beat``.
     """
 
     temperature: float = 1.0
@@ -37,7 +41,7 @@ class Settings:
     tempo: float = 120.0
     swing: float = 50.0
     style: str | None = None
-    kind: str | None = None
+    kind: str | None = "beat"
     fill_every: int = 0
     feel: float = 1.0
 
@@ -63,19 +67,24 @@ class DrumMachine:
         self.generator = generator
         self.kit = generator.kit
         self.profile = generator.profile
+        self.labels = generator.labels
+        # humanize by the feel heads where the model has them, else by the profile
+        self.feel_heads = generator.runtime.has_feel and generator.encoding == "steps"
         self.steps_per_quarter = (generator.steps_config.steps_per_quarter
                                   if generator.encoding == "steps" else 4)
 
     def info(self) -> dict:
         """What the page needs to know: the kit's rows, the grid, limits, what is supported."""
+        labelled = self.labels is not None
         return {
             "rows": [{"name": name, "pitch": int(pitch)}
                      for name, pitch in zip(self.kit.class_names, self.kit.output_pitches)],
             "kit": self.kit.name, "encoding": self.generator.encoding,
             "steps_per_quarter": self.steps_per_quarter, "meters": [[4, 4]],
             "max_generate_bars": MAX_GENERATE_BARS, "max_grid_bars": MAX_BARS,
-            "styles": [], "supports": {"style": False, "kind": False, "fill_every": False,
-                                       "feel": True, "humanize": True},
+            "styles": list(self.labels.styles) if labelled else [],
+            "supports": {"style": labelled, "kind": labelled, "fill_every": labelled,
+                         "feel": True, "humanize": True, "feel_heads": self.feel_heads},
         }
 
     # -- buttons ----------------------------------------------------------------------------
@@ -114,12 +123,17 @@ class DrumMachine:
             return Result(result.grid.join(grid.bar_range(end, grid.bars)), result.seed)
         return result
 
-    def humanize(self, grid: Grid, amount: float, seed: int | None = None) -> Result:
+    def humanize(self, grid: Grid, amount: float, seed: int | None = None,
+                 settings: Settings = Settings()) -> Result:
         """``grid`` with each hit's velocity and offset moved ``amount`` (0..1) of the way to
-        what the model's profile plays for its drum at its place in the bar."""
+        how the model plays it: sampled from its feel heads (reading the grid's steps, with
+        the ``settings``' style and kind), or, for a model without them, its profile's
+        velocity and average offset for the drum at its place in the bar."""
         if not 0 <= amount <= 1:
             raise DrumrnnError(f"amount must lie in 0..1, got {amount:g}")
         seed = _seed(seed)
+        if self.feel_heads:
+            return Result(self._humanize_by_heads(grid, amount, seed, settings), seed)
         rng = np.random.Generator(np.random.SFC64(seed))
         rows, steps, classes = self._kit_hits(grid)
         positions = steps % grid.steps_per_bar
@@ -131,10 +145,27 @@ class DrumMachine:
         velocities[rows, steps] = np.clip(np.round(
             (1 - amount) * velocities[rows, steps] + amount * target_v), 1, 127)
         offsets[rows, steps] = np.clip((1 - amount) * offsets[rows, steps] + amount * target_o,
-                                       -0.5, 0.4999)
+                                       -0.5, OFFSET_MAX)
         return Result(_replace_cells(grid, velocities, offsets), seed)
 
     # -- helpers ----------------------------------------------------------------------------
+    def _humanize_by_heads(self, grid: Grid, amount: float, seed: int, settings: Settings) -> Grid:
+        self._check_primer(grid)
+        self._check_labels(settings)
+        if not self._kit_hits(grid)[0].size:
+            return grid
+        config = HumanizeConfig(amount, settings.style, settings.kind, grid.tempo, seed)
+        hits = humanize_hits(self.generator, grid_to_hits(grid, apply_swing=False), config)
+        # every hit keeps its pitch (its row) and its grid step
+        row_of = {pitch: row for row, pitch in enumerate(grid.pitches)}
+        steps, offsets = quantize(hits.quarters, grid.steps_per_quarter)
+        steps = np.minimum(steps, grid.velocities.shape[1] - 1)  # an offset of +0.5 at the end
+        rows = np.array([row_of[p] for p in hits.pitches.tolist()], dtype=np.int64)
+        velocities, new_offsets = np.zeros_like(grid.velocities), np.zeros_like(grid.offsets)
+        velocities[rows, steps] = hits.velocities
+        new_offsets[rows, steps] = np.clip(offsets, -0.5, OFFSET_MAX)
+        return _replace_cells(grid, velocities, new_offsets)
+
     def _after(self, primer: Grid, new_bars: int, settings: Settings,
                rows_like: Grid | None = None) -> Result:
         """``primer`` followed by ``new_bars`` generated bars that continue it."""
@@ -156,24 +187,13 @@ class DrumMachine:
         """``bars`` bars from the generator as a grid (with ``rows_like``'s rows if given)."""
         self._check_labels(settings)
         config = GenerateConfig(bars=bars, tempo=settings.tempo, seed=seed,
-                                sampling=SamplingConfig(temperature=settings.temperature))
+                                sampling=SamplingConfig(temperature=settings.temperature),
+                                style=settings.style, kind=settings.kind,
+                                fill_every=settings.fill_every, feel=settings.feel)
         hits = self.generator.generate(config, primer)[0]
         grid = hits_to_grid(hits, self.kit, bars, settings.tempo, settings.swing,
                             steps_per_quarter=self.steps_per_quarter)
-        grid = self._scale_feel(grid, settings.feel)
         return grid if rows_like is None else _on_rows(grid, rows_like)
-
-    def _scale_feel(self, grid: Grid, amount: float) -> Grid:
-        if amount == 1:
-            return grid
-        rows, steps, classes = self._kit_hits(grid)
-        velocities, offsets = grid.velocities.copy(), grid.offsets * amount
-        mean = self.profile.get("velocity_mean")
-        if mean is not None:
-            centre = mean[classes, steps % grid.steps_per_bar % mean.shape[1]]
-            velocities[rows, steps] = np.clip(np.round(
-                centre + amount * (velocities[rows, steps] - centre)), 1, 127)
-        return _replace_cells(grid, velocities, offsets)
 
     def _kit_hits(self, grid: Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(rows, steps, classes) of the grid's hits on drums of the model's kit."""
@@ -189,7 +209,11 @@ class DrumMachine:
                                f"{grid.steps_per_quarter}")
 
     def _check_labels(self, settings: Settings) -> None:
-        for name, value in (("style", settings.style), ("kind", settings.kind),
+        """Label controls on a model without labels get one clear message (a model with
+        labels checks the names itself)."""
+        if self.labels is not None:
+            return
+        for name, value in (("style", settings.style), ("kind", settings.kind == "fill"),
                             ("fill every", settings.fill_every)):
             if value:
                 raise DrumrnnError(f"{name} is not supported by this model: it was trained "

@@ -355,7 +355,8 @@ $("regenerate").addEventListener("click", () => run("Regenerate", async () => {
 
 $("humanize").addEventListener("click", () => run("Humanize", async () => {
   const s = settings();
-  showResult("Humanized", await post("/api/humanize", {grid: gridJSON(false), amount: s.feel, seed: s.seed}));
+  showResult("Humanized", await post("/api/humanize",
+    {grid: gridJSON(false), amount: s.feel, seed: s.seed, style: s.style, kind: s.kind}));
 }));
 
 $("clear").addEventListener("click", () => {
@@ -597,7 +598,6 @@ async function init() {
   if (!state.info.supports.style) unsupported("style", "style labels");
   if (!state.info.supports.kind) unsupported("kind", "beat/fill labels");
   if (!state.info.supports.fill_every) unsupported("fill-every", "beat/fill labels");
-  if (!state.info.supports.humanize) unsupported("humanize", "a feel");
   loadGrid(emptyGrid(barsWanted()));
   status(`Model: ${state.info.encoding} encoding, kit ${state.info.kit}. Press Generate, or click cells to draw a beat.`);
   hook.ready = true;

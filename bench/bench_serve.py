@@ -100,6 +100,17 @@ def side_by_side(url: str, requests: int, core: int | None) -> tuple[list[float]
     return api[5:], direct[5:]  # warm-up
 
 
+def round_trips(url: str, requests: int) -> list[float]:
+    """Seconds of ``GET /api/info``: the HTTP round trip with next to no work."""
+    times = []
+    with httpx.Client(base_url=url) as client:
+        for _ in range(requests + 5):
+            started = time.perf_counter()
+            client.get("/api/info").raise_for_status()
+            times.append(time.perf_counter() - started)
+    return times[5:]
+
+
 def concurrent(url: str, clients: int, per_client: int) -> tuple[list[float], int, float]:
     """(latencies, errors, seconds) of ``clients`` threads sending ``per_client`` requests."""
     latencies: list[float] = []
@@ -176,6 +187,7 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}"
         try:
             seq, direct = side_by_side(url, args.requests, args.core)
+            trips = round_trips(url, args.requests)
             page = page_timings(url + "/", args.loads)
             latencies, errors, seconds = concurrent(url, args.clients, args.per_client)
         finally:
@@ -202,6 +214,8 @@ def main() -> None:
         f"| the same generations in-process on the same core, alternating with the requests "
         f"(`DrumMachine.generate` + grid JSON) | {ms(statistics.median(direct))} ms | "
         f"{ms(percentile(direct, 99))} ms | |",
+        f"| `GET /api/info` (the HTTP round trip with next to no work) | "
+        f"{ms(statistics.median(trips))} ms | {ms(percentile(trips, 99))} ms | |",
     ]
     if page is not None:
         ready, sounds = page

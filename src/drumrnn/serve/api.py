@@ -10,7 +10,6 @@ ranges are half-open (``start`` .. ``end - 1``). Bad input gets a 4xx with a mes
 from __future__ import annotations
 
 import contextlib
-import tempfile
 import time
 from collections.abc import Iterator
 from importlib import resources
@@ -33,7 +32,7 @@ from drumrnn.serve.grid import (
     grid_to_hits,
 )
 from drumrnn.serve.machine import MAX_GENERATE_BARS, SEED_LIMIT, DrumMachine, Result, Settings
-from drumrnn.serve.sounds import SoundBank
+from drumrnn.serve.sounds import SoundBank, wav_bytes
 
 #: Largest request body accepted; a 32-bar grid of the 9-piece kit is about 50 KB.
 MAX_BODY_BYTES = 1 << 20
@@ -238,9 +237,7 @@ def create_app(machine: DrumMachine, sounds: SoundBank | None = None,
         if not grid.n_hits:
             raise DrumrnnError("the grid has no hits to render")
         score = hits_to_score(grid_to_hits(grid), track_name="drumrnn")
-        with tempfile.TemporaryDirectory() as tmp:
-            data = renderer.render(score, Path(tmp) / "drumrnn.wav").read_bytes()
-        return Response(data, media_type="audio/wav",
+        return Response(wav_bytes(*renderer.render_array(score)), media_type="audio/wav",
                         headers={"Content-Disposition": 'attachment; filename="drumrnn.wav"'})
 
     return app

@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import tempfile
 import wave
 from pathlib import Path
 
 import numpy as np
 
 from drumrnn.core.atomic import atomic_path
+from drumrnn.render.audio import Renderer, write_wav
 
 VELOCITIES = (40, 80, 120)
 SHOT_SECONDS = 2.0
@@ -47,8 +47,6 @@ class SoundBank:
 
     def __init__(self, pitches, soundfont: str | Path | None = None,
                  cache_dir: str | Path | None = None, velocities=VELOCITIES):
-        from drumrnn.render.audio import Renderer
-
         self.pitches = tuple(int(p) for p in pitches)
         self.velocities = tuple(int(v) for v in velocities)
         renderer = Renderer(soundfont)
@@ -57,24 +55,26 @@ class SoundBank:
         cached = Path(cache_dir) / f"sounds-{key.hexdigest()[:20]}.wav" if cache_dir else None
         self.rendered = cached is None or not cached.is_file()
         if self.rendered:
-            data = self._render(renderer)
+            pcm, rate = renderer.render_array(self._score())
             if cached is not None:
                 try:
                     cached.parent.mkdir(parents=True, exist_ok=True)
                     with atomic_path(cached) as tmp:
-                        tmp.write_bytes(data)
+                        write_wav(pcm, rate, tmp)
                 except OSError:  # an unwritable cache costs the next start the rendering
                     pass
         else:
-            data = cached.read_bytes()
-        self._shots = self._cut(data)
+            with wave.open(str(cached)) as src:
+                rate, channels = src.getframerate(), src.getnchannels()
+                pcm = np.frombuffer(src.readframes(src.getnframes()), "<i2").reshape(-1, channels)
+        self._shots = self._cut(pcm, rate)
 
     def wav(self, pitch: int, velocity: int) -> bytes:
         """The one-shot of ``pitch`` at ``velocity`` (one of :attr:`velocities`) as WAV bytes;
         KeyError when there is none."""
         return self._shots[(int(pitch), int(velocity))]
 
-    def _render(self, renderer) -> bytes:
+    def _score(self):
         import symusic
 
         score = symusic.Score(480)
@@ -83,17 +83,12 @@ class SoundBank:
         for index, (pitch, velocity) in enumerate(self._layout()):
             track.notes.append(symusic.Note(round(index * SHOT_SECONDS * 480), 240, pitch, velocity))
         score.tracks.append(track)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = renderer.render(score, Path(tmp) / "one-shots.wav")
-            return path.read_bytes()
+        return score
 
     def _layout(self) -> list[tuple[int, int]]:
         return [(p, v) for p in self.pitches for v in self.velocities]
 
-    def _cut(self, data: bytes) -> dict[tuple[int, int], bytes]:
-        with wave.open(io.BytesIO(data)) as src:
-            rate, channels = src.getframerate(), src.getnchannels()
-            pcm = np.frombuffer(src.readframes(src.getnframes()), "<i2").reshape(-1, channels)
+    def _cut(self, pcm: np.ndarray, rate: int) -> dict[tuple[int, int], bytes]:
         mono = pcm.astype(np.float32).mean(axis=1)
         shot, threshold = round(SHOT_SECONDS * rate), 32767 * 10 ** (SILENCE_DBFS / 20)
         fade = round(FADE_SECONDS * rate)
@@ -104,15 +99,16 @@ class SoundBank:
             segment = segment[:loud[-1] + fade + 1] if len(loud) else segment[:fade]
             segment = segment.copy()
             segment[-fade:] *= np.linspace(1, 0, min(fade, len(segment)), dtype=np.float32)
-            shots[key] = _wav_bytes(np.round(segment).astype("<i2"), rate)
+            shots[key] = wav_bytes(np.round(segment).astype("<i2")[:, None], rate)
         return shots
 
 
-def _wav_bytes(samples: np.ndarray, rate: int) -> bytes:
+def wav_bytes(pcm: np.ndarray, rate: int) -> bytes:
+    """int16 samples (frames, channels) as the bytes of a WAV file."""
     out = io.BytesIO()
     with wave.open(out, "wb") as dst:
-        dst.setnchannels(1)
+        dst.setnchannels(pcm.shape[1])
         dst.setsampwidth(2)
         dst.setframerate(rate)
-        dst.writeframes(samples.tobytes())
+        dst.writeframes(np.ascontiguousarray(pcm, "<i2").tobytes())
     return out.getvalue()

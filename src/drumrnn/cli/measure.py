@@ -49,7 +49,7 @@ def _is_ngram(path: Path) -> bool:
     try:
         with np.load(path, allow_pickle=False) as archive:
             return "config" in archive.files and HEADER not in archive.files
-    except (OSError, ValueError):
+    except Exception:  # damaged: the model file reader names what is wrong
         return False
 
 

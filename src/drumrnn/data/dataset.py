@@ -7,8 +7,11 @@ Layout of a prepared folder::
     train/track_starts.npy    int64 offsets: track i is [starts[i], starts[i+1])
     train/hit_starts.npy      (steps) the same for the per-hit arrays
 
-The folder is written atomically. On a re-run, files whose content hash is unchanged are
-taken from the previous output instead of being parsed again.
+The folder is written atomically, while a lock beside it keeps a second run out. On a
+re-run, files whose content hash is unchanged are taken from the previous output instead of
+being parsed again. A file that cannot be read or encoded, for whatever reason, is skipped
+with its reason; an exception no reader expects is recorded as an "internal error" (and
+counted in the summary) but never stops the run.
 """
 
 from __future__ import annotations
@@ -26,9 +29,12 @@ import numpy as np
 from drumrnn import __version__
 from drumrnn.core.atomic import atomic_directory
 from drumrnn.core.errors import DrumrnnError, MidiReadError
+from drumrnn.core.lock import folder_lock
+from drumrnn.data.dataset_check import check_manifest, check_split
 from drumrnn.data.encoding import EncodedTrack, EncodingConfig, encode_track
 from drumrnn.data.groove import SPLITS, GrooveFilter, is_groove_folder, read_info
 from drumrnn.data.labels import LabelSource, folder_labels, groove_labels, read_labels_csv
+from drumrnn.data.limits import ReadLimits
 from drumrnn.data.midi_read import MAX_FILE_MB, DrumSource, parse_drum_hits, read_bytes_checked
 
 FORMAT = "drumrnn-dataset"
@@ -56,6 +62,8 @@ class PrepareConfig:
         Files larger than this are skipped.
     labels : LabelSource
         Where plain folders' style and kind labels come from (the GMD has its own).
+    limits : ReadLimits
+        Bounds on the work one file may cause (length, silences, tempo events...).
     """
 
     encoding: EncodingConfig = field(default_factory=EncodingConfig)
@@ -64,6 +72,7 @@ class PrepareConfig:
     split_fractions: tuple[float, float, float] = (0.9, 0.05, 0.05)
     max_file_mb: float = MAX_FILE_MB
     labels: LabelSource = field(default_factory=LabelSource)
+    limits: ReadLimits = field(default_factory=ReadLimits)
 
     def __post_init__(self) -> None:
         fractions = self.split_fractions
@@ -74,7 +83,8 @@ class PrepareConfig:
         return {"encoding": self.encoding.to_dict(), "kit": self.encoding.kit_obj.to_dict(),
                 "source": self.source.to_dict(), "groove_filter": self.groove_filter.to_dict(),
                 "split_fractions": list(self.split_fractions), "max_file_mb": self.max_file_mb,
-                "labels": self.labels.to_dict()}
+                "labels": self.labels.to_dict(),
+                "limits": self.limits.to_dict()}
 
 
 @dataclass
@@ -104,6 +114,15 @@ class PrepareReport:
             reasons = Counter(s["reason"].split(";")[0].split(":")[0] for s in skipped)
             shown = ", ".join(f"{n} {r}" for r, n in reasons.most_common(3))
             line += f"; skipped {len(skipped)} files ({shown}; see manifest.json)"
+            internal = reasons.get(INTERNAL_ERROR, 0)
+            if internal:
+                line += f"; {internal} internal errors (a drumrnn bug: please report them)"
+        trimmed = [f.get("trimmed", {}) for f in self.manifest["files"]]
+        shortened = sum(1 for t in trimmed if t.get("silent_bars"))
+        cut = sum(1 for t in trimmed if t.get("cut_hits"))
+        if shortened or cut:
+            line += (f"; shortened long silences in {shortened} files, cut {cut} files at "
+                     f"{self.manifest['config']['limits']['max_bars']} bars")
         return line
 
 
@@ -155,10 +174,16 @@ def _candidates(source: Path, config: PrepareConfig) -> tuple[str, list[_Candida
     return "folder", candidates
 
 
-def _encode_bytes(job: tuple[bytes, DrumSource, EncodingConfig]) -> EncodedTrack | str:
-    data, source, encoding = job
+#: The reason prefix of files skipped because of an exception no reader expects.
+INTERNAL_ERROR = "internal error"
+
+
+def _encode_bytes(job: tuple[bytes, DrumSource, EncodingConfig, ReadLimits]
+                  ) -> EncodedTrack | str:
+    """A file's track, or the one-line reason it is skipped; never raises."""
+    data, source, encoding, limits = job
     try:
-        hits = parse_drum_hits(data, source)
+        hits = parse_drum_hits(data, source, limits)
         track = encode_track(hits, encoding)
         if track.n_hits == 0:
             pitches = ", ".join(str(p) for p in sorted(track.dropped)[:8])
@@ -166,6 +191,9 @@ def _encode_bytes(job: tuple[bytes, DrumSource, EncodingConfig]) -> EncodedTrack
         return track
     except MidiReadError as exc:
         return str(exc)
+    except Exception as exc:  # one file must never stop the run: record it, visibly
+        text = str(exc).strip().splitlines()
+        return f"{INTERNAL_ERROR}: {type(exc).__name__}: {text[0][:200] if text else ''}"
 
 
 def _parse_all(jobs: list, workers: int, progress: bool) -> list:
@@ -204,6 +232,13 @@ def prepare(source: str | Path, out: str | Path, config: PrepareConfig = Prepare
     """
     source, out = Path(source), Path(out)
     kind, candidates = _candidates(source, config)
+    with folder_lock(out):
+        return _prepare_locked(source, out, config, kind, candidates, workers, progress)
+
+
+def _prepare_locked(source: Path, out: Path, config: PrepareConfig, kind: str,
+                    candidates: list[_Candidate], workers: int | None,
+                    progress: bool) -> PrepareReport:
     workers = workers or os.cpu_count() or 1
     previous = _previous_tracks(out, config)
 
@@ -223,7 +258,8 @@ def prepare(source: str | Path, out: str | Path, config: PrepareConfig = Prepare
         seen[digest] = cand.relpath
         pending.append((cand, digest, None if digest in previous else data))
 
-    to_parse = [(data, config.source, config.encoding) for _, _, data in pending if data]
+    to_parse = [(data, config.source, config.encoding, config.limits)
+                for _, _, data in pending if data]
     parsed = iter(_parse_all(to_parse, workers, progress))
     kept: dict[str, list[tuple[dict, EncodedTrack]]] = {s: [] for s in SPLITS}
     dropped_total: Counter[int] = Counter()
@@ -242,7 +278,8 @@ def prepare(source: str | Path, out: str | Path, config: PrepareConfig = Prepare
                  "index": len(kept[split]), "tokens": int(len(next(iter(result.sequence.values())))),
                  "hits": result.n_hits, "merged": result.merged,
                  "dropped": {str(k): v for k, v in sorted(result.dropped.items())},
-                 "file_bpm": round(result.bpm, 3), **metadata}
+                 "file_bpm": round(result.bpm, 3),
+                 **({"trimmed": result.trimmed} if result.trimmed else {}), **metadata}
         kept[split].append((entry, result))
     if not any(kept.values()):
         reasons = "; ".join(f"{s['path']}: {s['reason']}" for s in skipped[:3])
@@ -337,7 +374,8 @@ def _previous_tracks(out: Path, config: PrepareConfig) -> dict[str, EncodedTrack
         tracks[entry["sha256"]] = EncodedTrack(
             sequence, hits, entry["hits"], entry["merged"],
             Counter({int(k): v for k, v in entry["dropped"].items()}),
-            float(entry.get("file_bpm", 120.0)))
+            float(entry.get("file_bpm", 120.0)),
+            dict(entry.get("trimmed", {})))
     return tracks
 
 
@@ -383,11 +421,14 @@ class Dataset:
         if name not in SPLITS:
             raise DrumrnnError(f"unknown split {name!r}; choose one of {', '.join(SPLITS)}")
         folder = self.path / name
-        try:
-            arrays = {p.stem: np.load(p, mmap_mode="r", allow_pickle=False)
-                      for p in sorted(folder.glob("*.npy"))}
-        except (OSError, ValueError) as exc:
-            raise DrumrnnError(f"{folder}: damaged array file ({exc})") from None
+        arrays = {}
+        for p in sorted(folder.glob("*.npy")):
+            try:
+                arrays[p.stem] = np.load(p, mmap_mode="r", allow_pickle=False)
+            except Exception as exc:  # numpy raises several types on damaged headers
+                text = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+                raise DrumrnnError(f"{p}: damaged array file ({text})") from None
+        check_split(name, arrays, self.manifest, folder)
         return Split(name, arrays)
 
 
@@ -408,4 +449,5 @@ def load_dataset(path: str | Path) -> Dataset:
         raise DrumrnnError(f"{path}: dataset format version {manifest.get('format_version')} "
                            f"is not supported (this drumrnn reads version {FORMAT_VERSION}); "
                            "prepare it again")
+    check_manifest(manifest, manifest_path)
     return Dataset(path, manifest)

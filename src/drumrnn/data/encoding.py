@@ -84,6 +84,7 @@ class EncodedTrack:
     ``sequence`` arrays are aligned with the tokens (steps: tokens, positions; events:
     drums, deltas, velocities); ``hits`` arrays (steps only) give each kept hit's step,
     class, velocity and microtiming offset. ``bpm``: the file's first tempo.
+    ``trimmed``: what reading left out to bound the work (:attr:`DrumHits.trimmed`).
     """
 
     sequence: dict[str, np.ndarray]
@@ -92,6 +93,7 @@ class EncodedTrack:
     merged: int
     dropped: Counter = field(default_factory=Counter)
     bpm: float = 120.0
+    trimmed: dict = field(default_factory=dict)
 
 
 def encode_track(hits: DrumHits, config: EncodingConfig) -> EncodedTrack:
@@ -108,10 +110,11 @@ def encode_track(hits: DrumHits, config: EncodingConfig) -> EncodedTrack:
             {"hit_steps": seq.hit_steps, "hit_classes": seq.hit_classes.astype(np.int8),
              "hit_velocities": seq.hit_velocities.astype(np.uint8),
              "hit_offsets": seq.hit_offsets},
-            len(seq.hit_steps), seq.merged, dropped, hits.time_map.qpm)
+            len(seq.hit_steps), seq.merged, dropped, hits.time_map.qpm,
+            dict(hits.trimmed))
     ev = encode_events(hits, kit, config.events)
     n_hits = int((ev.drums != rest_drum(kit)).sum())
     return EncodedTrack(
         {"drums": ev.drums.astype(token_dtype(config)), "deltas": ev.deltas,
          "velocities": ev.velocities.astype(np.uint8)}, {}, n_hits, ev.merged, dropped,
-        hits.time_map.qpm)
+        hits.time_map.qpm, dict(hits.trimmed))

@@ -25,6 +25,9 @@ class DrumHits:
         Tempo and time-signature changes; gives seconds and bar lines.
     end_quarter : float
         Where the piece ends (at least the last onset).
+    trimmed : dict
+        What reading left out to bound the work (see :mod:`drumrnn.data.limits`):
+        ``silent_bars`` removed from long silences, ``cut_hits`` past the length limit.
     """
 
     quarters: np.ndarray
@@ -32,6 +35,7 @@ class DrumHits:
     velocities: np.ndarray
     time_map: TimeMap = field(default_factory=TimeMap)
     end_quarter: float = 0.0
+    trimmed: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.quarters = np.asarray(self.quarters, dtype=np.float64)

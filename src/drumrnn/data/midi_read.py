@@ -1,14 +1,16 @@
 """Read drum hits from Standard MIDI Files.
 
 symusic (C++ core) parses every file; drums are its channel-10 tracks. When a file has no
-channel-10 notes, or the user names another channel or a track, mido re-reads it: it keeps
-the channel and track of every note-on and also sees note-ons that are never closed, which
-symusic drops (drum-machine exports often send note-ons only).
+channel-10 notes, or the user names another channel or a track, :mod:`drumrnn.data.smf`
+scans it for note-ons: it keeps the channel and track of every note-on and also sees
+note-ons that are never closed, which symusic drops (drum-machine exports often send
+note-ons only). Both paths check the header first and apply the same
+:class:`~drumrnn.data.limits.ReadLimits`, so that no file costs more than its size and hits
+justify.
 """
 
 from __future__ import annotations
 
-import io
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -18,6 +20,8 @@ import numpy as np
 
 from drumrnn.core.errors import MidiReadError
 from drumrnn.data.hits import DrumHits
+from drumrnn.data.limits import BAR_QUARTERS, ReadLimits, bound_hits
+from drumrnn.data.smf import read_header, scan_note_ons
 from drumrnn.data.timing import TimeMap
 
 GM_DRUM_CHANNEL = 10
@@ -79,27 +83,34 @@ def read_bytes_checked(path: str | Path, max_mb: float = MAX_FILE_MB) -> bytes:
 
 
 def read_drum_hits(path: str | Path, source: DrumSource = DrumSource(),
-                   max_mb: float = MAX_FILE_MB) -> DrumHits:
-    """Read the drum onsets of a MIDI file (format 0 or 1, any PPQ).
+                   max_mb: float = MAX_FILE_MB, limits: ReadLimits = ReadLimits()) -> DrumHits:
+    """Read the drum onsets of a MIDI file (format 0 or 1, at least
+    ``limits.min_ticks_per_quarter`` ticks per quarter), bounded by ``limits``.
 
     Raises :class:`MidiReadError` with a one-line reason for an unreadable, corrupt or
     drumless file; when drums are absent, the reason names the channels that do hold notes.
     """
-    return parse_drum_hits(read_bytes_checked(path, max_mb), source)
+    return parse_drum_hits(read_bytes_checked(path, max_mb), source, limits)
 
 
-def parse_drum_hits(data: bytes, source: DrumSource = DrumSource()) -> DrumHits:
+def parse_drum_hits(data: bytes, source: DrumSource = DrumSource(),
+                    limits: ReadLimits = ReadLimits()) -> DrumHits:
     """Drum onsets of MIDI file contents; see :func:`read_drum_hits`."""
     import symusic
 
+    header = read_header(data)
+    if header.ticks_per_quarter < limits.min_ticks_per_quarter:
+        raise MidiReadError(f"time division of {header.ticks_per_quarter} ticks per quarter "
+                            f"is below the minimum of {limits.min_ticks_per_quarter}")
     try:
         score = symusic.Score.from_midi(data)
     except Exception as exc:  # symusic raises plain RuntimeError/ValueError on corrupt data
         raise MidiReadError(f"corrupt MIDI: {_first_line(exc)}") from None
     tpq = score.ticks_per_quarter
-    if tpq <= 0:
-        raise MidiReadError(f"unsupported time division ({tpq} ticks per quarter)")
-    time_map = _time_map(score, tpq)
+    if tpq != header.ticks_per_quarter:
+        raise MidiReadError(f"corrupt MIDI: time division read as {tpq}, header says "
+                            f"{header.ticks_per_quarter}")
+    time_map = _time_map(score, tpq, limits)
     end_quarter = score.end() / tpq
 
     if source.track is None and source.channel == GM_DRUM_CHANNEL:
@@ -108,13 +119,20 @@ def parse_drum_hits(data: bytes, source: DrumSource = DrumSource()) -> DrumHits:
             ticks = np.concatenate([n["time"] for n in notes])
             pitches = np.concatenate([n["pitch"] for n in notes])
             velocities = np.concatenate([n["velocity"] for n in notes])
-            return DrumHits(ticks / tpq, pitches, velocities, time_map, end_quarter)
-    ticks, pitches, velocities = _note_ons_with_mido(data, source)
-    return DrumHits(np.asarray(ticks, dtype=np.float64) / tpq, pitches, velocities,
-                    time_map, end_quarter)
+            return bound_hits(DrumHits(ticks / tpq, pitches, velocities, time_map,
+                                       end_quarter), limits)
+    ticks, pitches, velocities = _scanned_note_ons(data, source, limits)
+    return bound_hits(DrumHits(ticks / tpq, pitches, velocities, time_map, end_quarter),
+                      limits)
 
 
-def _time_map(score, tpq: int) -> TimeMap:
+def _time_map(score, tpq: int, limits: ReadLimits) -> TimeMap:
+    if len(score.tempos) > limits.max_tempo_events:
+        raise MidiReadError(f"{len(score.tempos)} tempo changes, over the limit of "
+                            f"{limits.max_tempo_events}")
+    if len(score.time_signatures) > limits.max_time_signatures:
+        raise MidiReadError(f"{len(score.time_signatures)} time-signature changes, over the "
+                            f"limit of {limits.max_time_signatures}")
     tempos = []
     for tempo in score.tempos:
         qpm = float(tempo.qpm)
@@ -124,7 +142,8 @@ def _time_map(score, tpq: int) -> TimeMap:
         tempos.append((tempo.time / tpq, qpm))
     signatures = []
     for sig in score.time_signatures:
-        if sig.numerator <= 0 or sig.denominator <= 0:
+        if sig.numerator <= 0 or sig.denominator <= 0 or not (
+                BAR_QUARTERS[0] <= sig.numerator * 4 / sig.denominator <= BAR_QUARTERS[1]):
             raise MidiReadError(f"invalid time signature {sig.numerator}/{sig.denominator}")
         signatures.append((sig.time / tpq, int(sig.numerator), int(sig.denominator)))
     # Keep the last of several events at one position (DAWs often write duplicates).
@@ -133,36 +152,20 @@ def _time_map(score, tpq: int) -> TimeMap:
     return TimeMap(tuple(tempos), tuple(signatures))
 
 
-def _note_ons_with_mido(data: bytes, source: DrumSource):
-    import mido
-
-    try:
-        midi = mido.MidiFile(file=io.BytesIO(data), clip=True)
-    except Exception as exc:
-        raise MidiReadError(f"corrupt MIDI: {_first_line(exc)}") from None
-    wanted_track = _track_index(midi, source.track) if source.track is not None else None
-    hits: list[tuple[int, int, int]] = []
-    channels: Counter[int] = Counter()
-    for index, track in enumerate(midi.tracks):
-        tick = 0
-        for message in track:
-            tick += message.time
-            if message.type != "note_on" or message.velocity == 0:
-                continue
-            channels[message.channel + 1] += 1
-            if wanted_track is not None:
-                if index == wanted_track:
-                    hits.append((tick, message.note, message.velocity))
-            elif message.channel + 1 == source.channel:
-                hits.append((tick, message.note, message.velocity))
-    if not hits:
+def _scanned_note_ons(data: bytes, source: DrumSource, limits: ReadLimits):
+    notes = scan_note_ons(data, limits.max_events)
+    if source.track is not None:
+        wanted = notes.tracks == _track_index(notes.track_names, source.track)
+    else:
+        wanted = notes.channels == source.channel
+    if not wanted.any():
+        channels = Counter(notes.channels.tolist())
         raise MidiReadError(_no_drums_reason(source, channels))
-    ticks, pitches, velocities = zip(*hits)
-    return ticks, pitches, velocities
+    return (notes.ticks[wanted].astype(np.float64), notes.pitches[wanted],
+            notes.velocities[wanted])
 
 
-def _track_index(midi, wanted: int | str) -> int:
-    names = [next((m.name for m in t if m.type == "track_name"), "") for t in midi.tracks]
+def _track_index(names: list[str], wanted: int | str) -> int:
     if isinstance(wanted, int) or str(wanted).isdigit():
         index = int(wanted)
         if not 0 <= index < len(names):

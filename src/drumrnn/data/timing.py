@@ -49,26 +49,49 @@ class TimeMap:
         i = np.clip(np.searchsorted(change_q, quarters, side="right") - 1, 0, None)
         return self._tempo_starts[i] + (quarters - change_q[i]) * spq[i]
 
+    def _bar_grid(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(starts, lengths, first_bars)`` of each time-signature segment: where it starts
+        (quarters), its bar length (quarters) and the index of its first bar."""
+        signatures = list(self.time_signatures)
+        if signatures[0][0] > 0:
+            signatures.insert(0, (0.0, 4, 4))
+        starts = np.array([q for q, _, _ in signatures], dtype=np.float64)
+        lengths = np.array([n * 4.0 / d for _, n, d in signatures], dtype=np.float64)
+        # a change starts a new bar even mid-bar: a segment holds ceil(span / length) bars
+        spans = np.diff(starts)
+        bars = np.ceil(np.round(spans / lengths[:-1], 9)).astype(np.int64)
+        first = np.concatenate([[0], np.cumsum(bars)]).astype(np.int64)
+        return starts, lengths, first
+
+    def bar_index(self, quarters: np.ndarray) -> np.ndarray:
+        """Index (int64) of the bar holding each position (quarters >= 0)."""
+        starts, lengths, first = self._bar_grid()
+        quarters = np.asarray(quarters, dtype=np.float64)
+        seg = np.clip(np.searchsorted(starts, quarters, side="right") - 1, 0, None)
+        within = np.floor(np.round((quarters - starts[seg]) / lengths[seg], 9))
+        return first[seg] + np.maximum(within, 0).astype(np.int64)
+
+    def bar_start(self, index: np.ndarray) -> np.ndarray:
+        """Position (quarters, float64) where each bar ``index`` starts."""
+        starts, lengths, first = self._bar_grid()
+        index = np.asarray(index, dtype=np.int64)
+        seg = np.clip(np.searchsorted(first, index, side="right") - 1, 0, None)
+        # zero-length segments share their first bar index with the next: take the last
+        return starts[seg] + (index - first[seg]) * lengths[seg]
+
     def bar_starts(self, end_quarter: float) -> np.ndarray:
         """Positions (quarters, float64) of every bar line from 0 up to ``end_quarter``.
 
         The list always starts at 0 and includes the first bar line at or after
-        ``end_quarter``, so that bar ``i`` spans ``[starts[i], starts[i + 1])``.
+        ``end_quarter``, so that bar ``i`` spans ``[starts[i], starts[i + 1])``. Its cost
+        is one array operation, whatever the number of bars.
         """
-        starts: list[float] = []
-        signatures = list(self.time_signatures)
-        if signatures[0][0] > 0:
-            signatures.insert(0, (0.0, 4, 4))
-        for i, (q, num, den) in enumerate(signatures):
-            until = signatures[i + 1][0] if i + 1 < len(signatures) else float("inf")
-            length = num * 4.0 / den
-            position = q
-            while position < until:
-                starts.append(position)
-                if position >= end_quarter:
-                    return np.array(starts)
-                position += length
-        return np.array(starts)
+        starts, lengths, first = self._bar_grid()
+        last = int(self.bar_index(np.array([max(end_quarter, 0.0)]))[0])
+        lines = self.bar_start(np.arange(last + 2))
+        # keep lines up to the first one at or after end_quarter
+        stop = int(np.searchsorted(lines, end_quarter - 1e-9, side="left"))
+        return lines[:stop + 1]
 
     def to_dict(self) -> dict:
         return {"tempos": [list(t) for t in self.tempos],

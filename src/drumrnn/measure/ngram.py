@@ -369,8 +369,11 @@ class NGramModel:
         try:
             with np.load(path, allow_pickle=False) as data:
                 return cls.from_arrays({k: data[k] for k in data.files})
-        except (OSError, ValueError) as exc:
-            raise DrumrnnError(f"{path}: not a readable n-gram model ({exc})") from None
+        except DrumrnnError:
+            raise
+        except Exception as exc:  # damaged archives raise many types
+            text = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+            raise DrumrnnError(f"{path}: not a readable n-gram model ({text})") from None
 
 
 def _steps_dataset(dataset: Dataset | str | Path) -> Dataset:

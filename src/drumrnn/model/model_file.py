@@ -3,7 +3,13 @@
 A NumPy ``.npz`` archive (loaded with ``allow_pickle=False``): one array per weight, named as
 in the PyTorch state dict, plus ``__header__``, a UTF-8 JSON document stored as uint8 bytes:
 format and version, model config, vocabulary, encoding and kit, the dataset manifest's hash,
-the training config and metrics. Reading needs NumPy only.
+the training config and metrics, and (since format version 2) ``payload_sha256``, a checksum
+of the header and every array, so that bit rot is caught. Reading needs NumPy only.
+
+:func:`load_model_file` is the one place a model file is validated: the archive, the
+header and its configs, the checksum, and the arrays the config implies
+(:func:`drumrnn.model.weights.check_weights`). Version 1 files (no checksum) still load,
+their payload unchecked.
 """
 
 from __future__ import annotations
@@ -22,9 +28,12 @@ from drumrnn.data.encoding import EncodingConfig
 from drumrnn.data.kits import kit_from_dict
 from drumrnn.model.labels import LabelVocab
 from drumrnn.model.model_config import ModelConfig, Vocabulary
+from drumrnn.model.weights import check_weights, payload_digest
 
 FORMAT = "drumrnn-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Versions this drumrnn reads: 1 had no checksum.
+READ_VERSIONS = (1, 2)
 HEADER = "__header__"
 
 
@@ -50,11 +59,14 @@ def save_model_file(path: str | Path, header: dict, weights: dict[str, np.ndarra
     """Write a model file atomically; ``dtype`` float16 halves the size."""
     path = Path(path)
     header = {"format": FORMAT, "format_version": FORMAT_VERSION,
-              "created_by": f"drumrnn {__version__}", **header,
+              "created_by": f"drumrnn {__version__}",
+              **{k: v for k, v in header.items() if k != "payload_sha256"},
               "weights_dtype": np.dtype(dtype).name}
-    blob = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
     arrays = {name: (w.astype(dtype) if np.issubdtype(w.dtype, np.floating) else w)
               for name, w in weights.items()}
+    header = json.loads(json.dumps(header))  # the digest covers the header as read back
+    header["payload_sha256"] = payload_digest(header, arrays)
+    blob = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         np.savez(handle, **{HEADER: blob}, **arrays)
     return path
@@ -64,7 +76,8 @@ def content_header(header: dict) -> dict:
     """A loaded header without the entries :func:`save_model_file` writes itself, ready to be
     saved again (with new weights, metrics or dtype)."""
     return {k: v for k, v in header.items()
-            if k not in ("format", "format_version", "created_by", "weights_dtype")}
+            if k not in ("format", "format_version", "created_by", "weights_dtype",
+                         "payload_sha256")}
 
 
 def load_model_file(path: str | Path) -> ModelFile:
@@ -79,29 +92,37 @@ def load_model_file(path: str | Path) -> ModelFile:
             header = json.loads(archive[HEADER].tobytes().decode("utf-8"))
             weights = {name: archive[name] for name in archive.files if name != HEADER}
     except (zipfile.BadZipFile, EOFError) as exc:
-        raise DrumrnnError(f"{path} is truncated or damaged ({exc})") from None
-    except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+        raise DrumrnnError(f"{path} is truncated or damaged ({_short(exc)})") from None
+    except DrumrnnError:
+        raise
+    except Exception as exc:  # zip and npy readers raise many types on damaged bytes
         raise DrumrnnError(f"{path} is not a drumrnn model file ({_short(exc)})") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise DrumrnnError(f"{path} is not a drumrnn model file (format "
                            f"{header.get('format') if isinstance(header, dict) else None!r})")
-    if header.get("format_version") != FORMAT_VERSION:
+    if header.get("format_version") not in READ_VERSIONS:
         raise DrumrnnError(f"{path}: model format version {header.get('format_version')} is "
-                           f"not supported (this drumrnn reads version {FORMAT_VERSION})")
+                           f"not supported (this drumrnn reads versions "
+                           f"{', '.join(map(str, READ_VERSIONS))})")
+    if header["format_version"] >= 2:
+        if header.get("payload_sha256") != payload_digest(header, weights):
+            raise DrumrnnError(f"{path} is damaged: its checksum does not match its contents")
     for key in ("model", "vocabulary", "encoding", "kit"):
         if key not in header:
             raise DrumrnnError(f"{path}: model header lacks {key!r}")
     if header["model"].get("labels") and "labels" not in header:
         raise DrumrnnError(f"{path}: model header lacks 'labels' (the model reads labels)")
     try:  # the configs must rebuild, or nothing downstream can use the file
-        ModelConfig.from_dict(header["model"])
-        Vocabulary.from_dict(header["vocabulary"])
+        config = ModelConfig.from_dict(header["model"])
+        vocabulary = Vocabulary.from_dict(header["vocabulary"])
         EncodingConfig.from_dict(header["encoding"])
         kit_from_dict(header["kit"])
         if "labels" in header:
             LabelVocab.from_dict(header["labels"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise DrumrnnError(f"{path}: invalid model header ({type(exc).__name__}: {exc})") from None
+    except (KeyError, TypeError, ValueError, AttributeError, DrumrnnError) as exc:
+        raise DrumrnnError(f"{path}: invalid model header ({type(exc).__name__}: "
+                           f"{_short(exc)})") from None
+    check_weights(weights, config, vocabulary, str(path))
     weights = {k: (v.astype(np.float32) if v.dtype == np.float16 else v)
                for k, v in weights.items()}
     return ModelFile(path, header, weights)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
 
-from drumrnn.core.atomic import temp_file_beside
+from drumrnn.core.atomic import commit_file, temp_file_beside
 from drumrnn.core.errors import DrumrnnError
+from drumrnn.core.lock import folder_lock
 from drumrnn.data.hits import DrumHits
 from drumrnn.data.kits import Kit
 from drumrnn.render.audio import Renderer, write_wav
@@ -25,7 +27,11 @@ def check_output_dir(out: str | Path) -> Path:
         raise DrumrnnError(f"cannot create output folder {out}: {exc.strerror or exc}") from None
     if not out.is_dir() or not os.access(out, os.W_OK | os.X_OK):
         raise DrumrnnError(f"output folder {out} is not writable")
-    return out
+    # os.access says yes to root on a read-only mount: try a file too
+    with contextlib.suppress(DrumrnnError):
+        temp_file_beside(out / "probe").unlink()
+        return out
+    raise DrumrnnError(f"output folder {out} is not writable")
 
 
 def write_patterns(patterns: list[DrumHits], out: str | Path, kit: Kit, bars: int,
@@ -37,8 +43,9 @@ def write_patterns(patterns: list[DrumHits], out: str | Path, kit: Kit, bars: in
     returns the paths. MP3 and FLAC are tagged with the pattern's name as title and
     ``settings`` (the generation settings) as a JSON comment.
 
-    Every file is first written under a temporary name; only when all are complete are they
-    renamed into place, so a failure leaves no partial output behind.
+    Every file is first written under a temporary name; only when all are complete and on
+    disk are they renamed into place, so a failure (a full disk...) leaves no partial or
+    empty output behind. The folder is locked while writing (one run at a time).
     """
     out = check_output_dir(out)
     renderer = None
@@ -48,6 +55,14 @@ def write_patterns(patterns: list[DrumHits], out: str | Path, kit: Kit, bars: in
     comment = json.dumps(settings, separators=(",", ":"), default=str) if settings else ""
     if wav or encodings:
         renderer = Renderer(soundfont)
+    with folder_lock(out):
+        return _write_locked(patterns, out, kit, bars, steps_per_quarter, png, stem, renderer,
+                             wav, encodings, comment, mp3_kbps)
+
+
+def _write_locked(patterns, out: Path, kit: Kit, bars: int, steps_per_quarter: int, png: bool,
+                  stem: str, renderer, wav: bool, encodings: list[str], comment: str,
+                  mp3_kbps: int) -> list[Path]:
     staged: list[tuple[Path, Path]] = []
 
     def stage(target: Path) -> Path:
@@ -59,7 +74,8 @@ def write_patterns(patterns: list[DrumHits], out: str | Path, kit: Kit, bars: in
         for number, hits in enumerate(patterns, start=1):
             name = f"{stem}_{number}"
             score = hits_to_score(hits, track_name=f"drumrnn {name}")
-            score.dump_midi(str(stage(out / f"{name}.mid")))
+            # symusic's dump_midi ignores write errors (a full disk gave a 0-byte file)
+            stage(out / f"{name}.mid").write_bytes(score.dumps_midi())
             if renderer is not None:
                 pcm, rate = renderer.render_array(score)
                 if wav:
@@ -71,8 +87,11 @@ def write_patterns(patterns: list[DrumHits], out: str | Path, kit: Kit, bars: in
                 draw_grid(hits, kit, stage(out / f"{name}.png"), bars, steps_per_quarter,
                           title=name)
         for tmp, target in staged:
-            os.replace(tmp, target)
+            commit_file(tmp, target)
         return [target for _, target in staged]
+    except OSError as exc:
+        raise DrumrnnError(f"cannot write {out}: {exc.strerror or exc}") from None
     finally:
         for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)

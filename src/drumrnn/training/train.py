@@ -3,10 +3,14 @@
 A run folder holds ``checkpoint-last.pt`` and ``checkpoint-best.pt`` (model, optimizer,
 scheduler, RNG and carried state: resuming from the last one reproduces an uninterrupted run
 bit for bit on CPU), ``metrics.csv``, and ``model.npz`` (the best weights as a model file).
+A run holds the folder's lock (one run per folder). Validation rows written when a run
+stops between scheduled validations are kept in the checkpoint apart from the training
+state, so ``metrics.csv`` keeps them across ``--resume``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import hashlib
@@ -21,8 +25,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from drumrnn.core.atomic import atomic_path, write_text_atomic
+from drumrnn.core.atomic import write_text_atomic
 from drumrnn.core.errors import DrumrnnError
+from drumrnn.core.lock import folder_lock
 from drumrnn.data.dataset import load_dataset
 from drumrnn.model.labels import label_vocab_of
 from drumrnn.model.model_config import ModelConfig
@@ -30,6 +35,7 @@ from drumrnn.model.model_file import content_header, load_model_file, save_model
 from drumrnn.model.profile import learn_profile, split_profile
 from drumrnn.model.tracks import TrackArrays, model_tracks, vocabulary_of
 from drumrnn.training.batches import epoch_plan, gather
+from drumrnn.training.checkpoint import check_model_state, load_checkpoint, save_checkpoint
 from drumrnn.training.metrics import MetricSums, token_loss
 from drumrnn.training.model import Batch, DrumLM, detach_state, feel_loss
 from drumrnn.training.train_config import TrainConfig
@@ -121,25 +127,6 @@ def _optimizer(model: DrumLM, cfg: TrainConfig):
     return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
 
 
-def _save_torch(path: Path, payload: dict) -> None:
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(buffer.getvalue())
-
-
-def load_checkpoint(path: str | Path) -> dict:
-    """A training checkpoint (tensors and plain values only; no code is unpickled)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DrumrnnError(f"no checkpoint at {path}")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for damaged files
-        raise DrumrnnError(f"{path} is not a readable drumrnn checkpoint "
-                           f"({str(exc).splitlines()[0][:160]})") from None
-
-
 class Trainer:
     """One training run: build with the configs, then :meth:`run`."""
 
@@ -178,6 +165,7 @@ class Trainer:
         self.best: dict = {}
         self.evals_since_best = 0
         self.history: list[dict] = []
+        self.stop_rows: list[dict] = []  # validations at stops: kept, not training state
         self._plan_len = 0
         self.state = self.model.initial_state(train_cfg.batch, self.device)
         self.profile = learn_profile(self.dataset)
@@ -196,28 +184,35 @@ class Trainer:
                 "step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
                 "elapsed": self.elapsed, "tokens": self.tokens,
                 "best": json.dumps(self.best), "evals_since_best": self.evals_since_best,
-                "history": json.dumps(self.history)}
+                "history": json.dumps(self.history), "stop_rows": json.dumps(self.stop_rows)}
 
     @classmethod
     def resume(cls, run_dir: str | Path, progress: bool = False, log=print,
                data_dir: str | Path | None = None, **budget) -> Trainer:
         """Continue the run in ``run_dir`` from its last checkpoint; ``budget`` may change
         ``epochs``, ``minutes`` or ``max_steps``."""
-        ckpt = load_checkpoint(Path(run_dir) / CHECKPOINT_LAST)
+        path = Path(run_dir) / CHECKPOINT_LAST
+        ckpt = load_checkpoint(path)
         model_cfg = ModelConfig.from_dict(json.loads(ckpt["model_config"]))
         cfg = TrainConfig.from_dict({**json.loads(ckpt["train_config"]),
                                      **{k: v for k, v in budget.items() if v is not None}})
         trainer = cls(data_dir or ckpt["data_dir"], run_dir, model_cfg, cfg,
                       ckpt["preset"] or None, progress, log)
-        trainer.model.load_state_dict(ckpt["model"])
-        trainer.optimizer.load_state_dict(ckpt["optimizer"])
-        trainer.scheduler.load_state_dict(json.loads(ckpt["scheduler"]))
-        torch.set_rng_state(ckpt["rng"])
-        trainer.state = {k: v.to(trainer.device) for k, v in ckpt["carried"].items()}
+        check_model_state(ckpt, trainer.vocab, path)
+        try:
+            trainer.model.load_state_dict(ckpt["model"])
+            trainer.optimizer.load_state_dict(ckpt["optimizer"])
+            trainer.scheduler.load_state_dict(json.loads(ckpt["scheduler"]))
+            torch.set_rng_state(ckpt["rng"])
+            trainer.state = {k: v.to(trainer.device) for k, v in ckpt["carried"].items()}
+        except Exception as exc:  # torch raises RuntimeError/ValueError/KeyError on mismatch
+            text = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+            raise DrumrnnError(f"{path}: checkpoint does not fit its model ({text})") from None
         for name in ("step", "epoch", "batch_in_epoch", "elapsed", "tokens", "evals_since_best"):
             setattr(trainer, name, ckpt[name])
         trainer.best = json.loads(ckpt["best"])
         trainer.history = json.loads(ckpt["history"])
+        trainer.stop_rows = json.loads(ckpt.get("stop_rows", "[]"))
         return trainer
 
     def _save_model_file(self, metrics: dict) -> Path:
@@ -234,14 +229,19 @@ class Trainer:
         weights = {k: v.detach().cpu().numpy() for k, v in self.model.state_dict().items()}
         return save_model_file(self.run_dir / MODEL_FILE, header, {**weights, **self.profile})
 
+    def _rows(self) -> list[dict]:
+        """Every validation row, scheduled or at a stop, in step order."""
+        return sorted(self.history + self.stop_rows, key=lambda row: row["step"])
+
     def _write_metrics(self) -> None:
-        if not self.history:
+        rows = self._rows()
+        if not rows:
             return
-        names = list(dict.fromkeys(k for row in self.history for k in row))
+        names = list(dict.fromkeys(k for row in rows for k in row))
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=names)
         writer.writeheader()
-        writer.writerows(self.history)
+        writer.writerows(rows)
         write_text_atomic(self.run_dir / METRICS_CSV, buffer.getvalue())
 
     # -- loop ------------------------------------------------------------------------------
@@ -269,8 +269,10 @@ class Trainer:
                "lr": self.optimizer.param_groups[0]["lr"], "train_loss": round(train_loss, 5),
                **{f"val_{k}": round(v, 5) for k, v in metrics.items()}}
         if final:
-            _save_torch(self.run_dir / CHECKPOINT_LAST, self._checkpoint())
-        self.history.append(row)
+            self.stop_rows.append(row)
+            save_checkpoint(self.run_dir / CHECKPOINT_LAST, self._checkpoint())
+        else:
+            self.history.append(row)
         improved = not self.best or metrics["loss"] < self.best["val_loss"]
         if improved:
             self.best = {"step": self.step, **{f"val_{k}": v for k, v in metrics.items()}}
@@ -279,8 +281,8 @@ class Trainer:
             self.scheduler.step(metrics["loss"])
             self.evals_since_best = 0 if improved else self.evals_since_best + 1
             if improved:
-                _save_torch(self.run_dir / CHECKPOINT_BEST, self._checkpoint())
-            _save_torch(self.run_dir / CHECKPOINT_LAST, self._checkpoint())
+                save_checkpoint(self.run_dir / CHECKPOINT_BEST, self._checkpoint())
+            save_checkpoint(self.run_dir / CHECKPOINT_LAST, self._checkpoint())
         self._write_metrics()
         if self._writer is not None:
             for key, value in row.items():
@@ -289,8 +291,17 @@ class Trainer:
         return row
 
     def run(self) -> TrainResult:
-        """Train until the budget, early stopping or a stop signal; returns how it ended."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        """Train until the budget, early stopping or a stop signal; returns how it ended.
+
+        Holds the run folder's lock: a second run into the same folder is refused."""
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DrumrnnError(f"cannot create {self.run_dir}: {exc.strerror or exc}") from None
+        with folder_lock(self.run_dir):
+            return self._run_locked()
+
+    def _run_locked(self) -> TrainResult:
         self._writer = _tensorboard(self.run_dir)
         cfg, model = self.cfg, self.model
         model.train()
@@ -300,8 +311,9 @@ class Trainer:
                    dynamic_ncols=True)
         loss_sum = loss_count = 0.0
         stopped_by = self._budget_reached()
-        last_eval_step = self.history[-1]["step"] if self.history else -1
-        val_ppl = f"{self.history[-1]['val_perplexity']:.2f}" if self.history else "-"
+        rows = self._rows()
+        last_eval_step = rows[-1]["step"] if rows else -1
+        val_ppl = f"{rows[-1]['val_perplexity']:.2f}" if rows else "-"
         try:
             with _StopFlag() as stop:
                 while stopped_by is None:
@@ -395,4 +407,6 @@ def _tensorboard(run_dir: Path):
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:  # tensorboard is optional
         return None
-    return SummaryWriter(str(run_dir / "tensorboard"))
+    with contextlib.suppress(OSError):  # logs are a convenience; the run's files are not
+        return SummaryWriter(str(run_dir / "tensorboard"))
+    return None

@@ -85,6 +85,8 @@ def load_model_file(path: str | Path) -> ModelFile:
     path = Path(path)
     if not path.is_file():
         raise DrumrnnError(f"no model file at {path}")
+    if path.stat().st_size == 0:
+        raise DrumrnnError(f"{path} is empty (0 bytes): not a drumrnn model file")
     try:
         with np.load(path, allow_pickle=False) as archive:
             if HEADER not in archive.files:
@@ -104,9 +106,9 @@ def load_model_file(path: str | Path) -> ModelFile:
         raise DrumrnnError(f"{path}: model format version {header.get('format_version')} is "
                            f"not supported (this drumrnn reads versions "
                            f"{', '.join(map(str, READ_VERSIONS))})")
-    if header["format_version"] >= 2:
-        if header.get("payload_sha256") != payload_digest(header, weights):
-            raise DrumrnnError(f"{path} is damaged: its checksum does not match its contents")
+    if header["format_version"] >= 2 and header.get("payload_sha256") != payload_digest(
+            header, weights):
+        raise DrumrnnError(f"{path} is damaged: its checksum does not match its contents")
     for key in ("model", "vocabulary", "encoding", "kit"):
         if key not in header:
             raise DrumrnnError(f"{path}: model header lacks {key!r}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -194,7 +195,8 @@ def main() -> None:
             internal = [s for s in skipped if s["reason"].startswith("internal error")]
             for s in internal:
                 print(f"internal error: {s['path']}: {s['reason']}")
-            reasons.update(s["reason"].split(":")[0][:40] for s in skipped)
+            reasons.update(re.sub(r"\d+", "N", s["reason"].split(":")[0].split(";")[0])
+                           for s in skipped)
             totals["kept"] += kept
             totals["skipped"] += len(skipped)
             totals["internal"] += len(internal)

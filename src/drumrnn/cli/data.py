@@ -14,6 +14,7 @@ def cmd_prepare(args) -> int:
     from drumrnn.data.dataset import PrepareConfig, prepare
     from drumrnn.data.groove import GrooveFilter, parse_bpm_range
     from drumrnn.data.labels import LabelSource
+    from drumrnn.data.limits import ReadLimits
 
     encoding, source = encoding_options(args)
     fractions = _split_fractions(args.split)
@@ -22,7 +23,9 @@ def cmd_prepare(args) -> int:
         time_signatures=tuple(args.time_signature), drummers=tuple(args.drummer),
         bpm_range=parse_bpm_range(args.bpm) if args.bpm else None)
     labels = LabelSource(str(args.labels) if args.labels else None, args.style_from_folder)
-    config = PrepareConfig(encoding, source, groove_filter, fractions, args.max_file_mb, labels)
+    limits = ReadLimits(max_bars=args.max_bars, max_gap_bars=args.max_gap_bars)
+    config = PrepareConfig(encoding, source, groove_filter, fractions, args.max_file_mb, labels,
+                           limits=limits)
     report = prepare(args.source, args.out, config, workers=args.workers,
                      progress=sys.stderr.isatty() and not args.quiet)
     print(report.summary())
@@ -111,6 +114,10 @@ def add_prepare(sub) -> None:
     p.add_argument("--split", default="90/5/5", metavar="TRAIN/VAL/TEST",
                    help="shares for plain folders, split by content hash (default 90/5/5)")
     p.add_argument("--max-file-mb", type=float, default=16.0, help="skip larger files")
+    p.add_argument("--max-bars", type=int, default=4096, metavar="N",
+                   help="cut pieces after N bars (default 4096)")
+    p.add_argument("--max-gap-bars", type=int, default=8, metavar="N",
+                   help="shorten silences longer than N empty bars to N (default 8)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_prepare)

@@ -366,7 +366,10 @@ def _previous_tracks(out: Path, config: PrepareConfig) -> dict[str, EncodedTrack
 
     if parsing(dataset.manifest["config"]) != parsing(json.loads(json.dumps(config.to_dict()))):
         return {}
-    splits = {name: dataset.split(name) for name in SPLITS}
+    try:
+        splits = {name: dataset.split(name) for name in SPLITS}
+    except DrumrnnError:  # a damaged earlier output: parse everything again
+        return {}
     tracks: dict[str, EncodedTrack | str] = {
         s["sha256"]: s["reason"] for s in dataset.manifest["skipped"] if "sha256" in s}
     for entry in dataset.manifest["files"]:

@@ -1,6 +1,10 @@
 """Kill soak: SIGKILL a small training run at random moments, resume it each time, then
 count corrupt files, lost metrics rows and orphaned temporary files.
 
+Each kill waits until the run is training (its checkpoint has been rewritten since the
+start), then lands at a random moment of the next --window seconds; validations and
+checkpoint writes every few steps make many of the kills land mid-write.
+
     python bench/kill_soak.py --kills 10
 
 A metrics row is lost when a scheduled validation step (a multiple of --eval-every up to
@@ -68,6 +72,10 @@ def check_files(run: Path) -> list[str]:
     return bad
 
 
+def _mtime(path: Path) -> float:
+    return path.stat().st_mtime_ns if path.exists() else 0
+
+
 def temp_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
@@ -78,8 +86,9 @@ def temp_files(folder: Path) -> list[Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=10)
-    parser.add_argument("--max-steps", type=int, default=600)
-    parser.add_argument("--eval-every", type=int, default=20)
+    parser.add_argument("--max-steps", type=int, default=2000)
+    parser.add_argument("--eval-every", type=int, default=5)
+    parser.add_argument("--window", type=float, default=3.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -100,9 +109,14 @@ def main() -> None:
         corrupt, kills, tracebacks, log = [], 0, 0, []
         while kills < args.kills:
             argv = resume if (run / "checkpoint-last.pt").exists() else fresh
+            before = _mtime(run / "checkpoint-last.pt")
             proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     text=True, env=env)
-            delay = rng.uniform(2.0, 9.0)
+            started = time.time()
+            while (proc.poll() is None and _mtime(run / "checkpoint-last.pt") == before
+                   and time.time() - started < 120):
+                time.sleep(0.05)
+            delay = rng.uniform(0.0, args.window)
             time.sleep(delay)
             if proc.poll() is not None:
                 out, err = proc.communicate()
@@ -119,7 +133,7 @@ def main() -> None:
             corrupt += bad
             step = load_checkpoint(run / "checkpoint-last.pt")["step"] if (
                 run / "checkpoint-last.pt").exists() else 0
-            log.append(f"kill {kills} after {delay:.1f} s: checkpoint at step {step}, "
+            log.append(f"kill {kills} {delay:.2f} s into training: checkpoint at step {step}, "
                        f"{len(temp_files(run))} temporary files left by the kill, "
                        f"{len(bad)} corrupt files")
             print(log[-1], flush=True)
@@ -133,8 +147,9 @@ def main() -> None:
         expected = set(range(args.eval_every, last + 1, args.eval_every))
         lost = sorted(expected - steps)
         orphans = temp_files(run) + temp_files(tmp)
-        summary = (f"{kills} SIGKILLs of `drumrnn train` at random moments (2-9 s after each "
-                   f"start, imports included), each followed by `--resume`, then a final "
+        summary = (f"{kills} SIGKILLs of `drumrnn train` at random moments (0-{args.window:g} s "
+                   f"into training, validation and checkpoints every {args.eval_every} steps), "
+                   f"each followed by `--resume`, then a final "
                    f"resume to step {last} (exit {final.returncode}): corrupt files "
                    f"{len(corrupt)}, lost metrics rows {len(lost)} of {len(expected)} "
                    f"scheduled validations (plus {len(steps - expected)} rows of stops), "
@@ -147,7 +162,7 @@ def main() -> None:
             "## Kill soak (bench/kill_soak.py)",
             "",
             f"`python bench/kill_soak.py --kills {args.kills} --max-steps {args.max_steps} "
-            f"--eval-every {args.eval_every} --seed {args.seed}` on {machine('torch')}; the "
+            f"--eval-every {args.eval_every} --window {args.window:g} --seed {args.seed}` on {machine('torch')}; the "
             "machine was shared with other jobs.",
             "",
             f"- {summary}.",

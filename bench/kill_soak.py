@@ -162,8 +162,8 @@ def main() -> None:
             "## Kill soak (bench/kill_soak.py)",
             "",
             f"`python bench/kill_soak.py --kills {args.kills} --max-steps {args.max_steps} "
-            f"--eval-every {args.eval_every} --window {args.window:g} --seed {args.seed}` on {machine('torch')}; the "
-            "machine was shared with other jobs.",
+            f"--eval-every {args.eval_every} --window {args.window:g} --seed {args.seed}` on "
+            f"{machine('torch')}; the machine was shared with other jobs.",
             "",
             f"- {summary}.",
         ]))

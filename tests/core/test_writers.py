@@ -166,8 +166,13 @@ def test_stale_temporary_files_of_dead_writers_are_removed_by_the_next_write(tmp
         path.write_bytes(b"x" * 10)
     stale_dir.mkdir()
     (stale_dir / "tokens.npy").write_bytes(b"x")
+    # killed between moving a dataset aside and putting the new one in place
+    aside = tmp_path / f".data.{dead}-abcd1234.old"
+    (aside / "previous").mkdir(parents=True)
+    (aside / "previous" / "manifest.json").write_text("{}")
     save_model_file(tmp_path / "model.npz", {}, {"w": np.ones(3)})
-    assert not stale.exists() and not stale_dir.exists()
+    assert not stale.exists() and not stale_dir.exists() and not aside.exists()
+    assert (tmp_path / "data" / "manifest.json").read_text() == "{}"
     assert live.exists() and foreign.exists()
     assert remove_stale_temp_files(tmp_path) == []
 

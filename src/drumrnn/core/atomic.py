@@ -21,7 +21,7 @@ from pathlib import Path
 from drumrnn.core.errors import DrumrnnError
 
 # .NAME.PID-RANDOM.SUFFIX, RANDOM as tempfile draws it (8 characters)
-_TEMP_NAME = re.compile(r"^\..+\.(?P<pid>\d+)-[a-z0-9_]{8}\.[A-Za-z0-9]+$")
+_TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.(?P<pid>\d+)-[a-z0-9_]{8}\.[A-Za-z0-9]+$")
 
 
 def _umask() -> int:
@@ -50,7 +50,12 @@ def _alive(pid: int) -> bool:
 
 def remove_stale_temp_files(folder: str | Path) -> list[Path]:
     """Remove the temporary files and folders of dead drumrnn writers in ``folder``;
-    returns what was removed. Never raises."""
+    returns what was removed. Never raises.
+
+    A writer killed while swapping folders may have moved the previous folder aside
+    (``.NAME.PID-XXXXXXXX.old/previous``) without putting the new one in place: that
+    previous folder is moved back to ``NAME`` rather than removed.
+    """
     removed = []
     try:
         entries = list(os.scandir(folder))
@@ -62,6 +67,9 @@ def remove_stale_temp_files(folder: str | Path) -> list[Path]:
             continue
         path = Path(entry.path)
         with contextlib.suppress(OSError):
+            target = path.parent / match["target"]
+            if path.suffix == ".old" and (path / "previous").is_dir() and not target.exists():
+                os.replace(path / "previous", target)
             if entry.is_dir(follow_symlinks=False):
                 shutil.rmtree(path)
             else:

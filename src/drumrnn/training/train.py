@@ -35,6 +35,8 @@ from drumrnn.model.model_file import content_header, load_model_file, save_model
 from drumrnn.model.profile import learn_profile, split_profile
 from drumrnn.model.tracks import TrackArrays, model_tracks, vocabulary_of
 from drumrnn.training.batches import epoch_plan, gather
+from drumrnn.training.checkpoint import FORMAT as CHECKPOINT_FORMAT
+from drumrnn.training.checkpoint import FORMAT_VERSION as CHECKPOINT_VERSION
 from drumrnn.training.checkpoint import check_model_state, load_checkpoint, save_checkpoint
 from drumrnn.training.metrics import MetricSums, token_loss
 from drumrnn.training.model import Batch, DrumLM, detach_state, feel_loss
@@ -174,7 +176,7 @@ class Trainer:
 
     # -- checkpoints -------------------------------------------------------------------------
     def _checkpoint(self) -> dict:
-        return {"format": "drumrnn-checkpoint", "format_version": 1,
+        return {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_VERSION,
                 "model_config": json.dumps(self.model_cfg.to_dict()),
                 "train_config": json.dumps(self.cfg.to_dict()),
                 "preset": self.preset or "", "data_dir": str(self.dataset.path),

@@ -239,7 +239,10 @@ def test_real_full_and_read_only_filesystems(tmp_path, rock, options):
         runs = {"generate": [*BUNDLED_ARGS, "--num", "16", "--bars", "64", "--out", mnt / "gen"],
                 "prepare": ["prepare", rock, "--out", mnt / "data", "--quiet"],
                 "evaluate": ["evaluate", bundled_model_path(), tmp_path / "data", "--json",
-                             mnt / "eval.json"]}
+                             mnt / "eval.json"],
+                "train": ["train", tmp_path / "data", "--out", mnt / "run", "--hidden", "8",
+                          "--layers", "1", "--max-steps", "4", "--eval-every", "2",
+                          "--threads", "1", "--quiet"]}
         if options == "ro":
             runs["generate"][-1] = mnt  # the folder exists but cannot be written
         for command, argv in runs.items():

@@ -99,19 +99,21 @@ def bound_hits(hits: DrumHits, limits: ReadLimits) -> DrumHits:
         time_map = TimeMap(tempos, signatures)
         quarters = move(hits.quarters)
         trimmed["silent_bars"] = trimmed.get("silent_bars", 0) + int(excess.sum())
+        bars = time_map.bar_index(quarters)
     else:
         quarters = hits.quarters
-    bars = time_map.bar_index(quarters)
     keep = bars < limits.max_bars
     if not keep.all():
         trimmed["cut_hits"] = trimmed.get("cut_hits", 0) + int((~keep).sum())
     last_bar = int(bars[keep][-1]) if keep.any() else 0
     end_limit = float(time_map.bar_start(np.array([last_bar + 1]))[0])
     end = min(hits.end_quarter - (hits.quarters[-1] - quarters[-1]), end_limit)
-    # changes past the end would only stretch the piece's time map
-    time_map = TimeMap(tuple(t for t in time_map.tempos if t[0] <= end) or time_map.tempos[:1],
-                       tuple(s for s in time_map.time_signatures if s[0] <= end)
-                       or time_map.time_signatures[:1])
+    if time_map.tempos[-1][0] > end or time_map.time_signatures[-1][0] > end:
+        # changes past the end would only stretch the piece's time map
+        time_map = TimeMap(
+            tuple(t for t in time_map.tempos if t[0] <= end) or time_map.tempos[:1],
+            tuple(s for s in time_map.time_signatures if s[0] <= end)
+            or time_map.time_signatures[:1])
     return DrumHits(quarters[keep], hits.pitches[keep], hits.velocities[keep], time_map,
                     max(end, 0.0), trimmed=trimmed)
 

@@ -24,6 +24,7 @@ class TimeMap:
     tempos: tuple[tuple[float, float], ...] = ((0.0, DEFAULT_QPM),)
     time_signatures: tuple[tuple[float, int, int], ...] = ((0.0, 4, 4),)
     _tempo_starts: np.ndarray = field(init=False, repr=False, compare=False)
+    _grid: tuple = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         tempos = tuple(sorted(self.tempos)) or ((0.0, DEFAULT_QPM),)
@@ -35,6 +36,7 @@ class TimeMap:
         spq = 60.0 / np.array([t for _, t in tempos], dtype=np.float64)
         starts = np.concatenate([[0.0], np.cumsum(np.diff(quarters) * spq[:-1])])
         object.__setattr__(self, "_tempo_starts", starts)
+        object.__setattr__(self, "_grid", self._bar_grid())
 
     @property
     def qpm(self) -> float:
@@ -65,7 +67,7 @@ class TimeMap:
 
     def bar_index(self, quarters: np.ndarray) -> np.ndarray:
         """Index (int64) of the bar holding each position (quarters >= 0)."""
-        starts, lengths, first = self._bar_grid()
+        starts, lengths, first = self._grid
         quarters = np.asarray(quarters, dtype=np.float64)
         seg = np.clip(np.searchsorted(starts, quarters, side="right") - 1, 0, None)
         within = np.floor(np.round((quarters - starts[seg]) / lengths[seg], 9))
@@ -73,7 +75,7 @@ class TimeMap:
 
     def bar_start(self, index: np.ndarray) -> np.ndarray:
         """Position (quarters, float64) where each bar ``index`` starts."""
-        starts, lengths, first = self._bar_grid()
+        starts, lengths, first = self._grid
         index = np.asarray(index, dtype=np.int64)
         seg = np.clip(np.searchsorted(first, index, side="right") - 1, 0, None)
         # zero-length segments share their first bar index with the next: take the last
@@ -86,7 +88,6 @@ class TimeMap:
         ``end_quarter``, so that bar ``i`` spans ``[starts[i], starts[i + 1])``. Its cost
         is one array operation, whatever the number of bars.
         """
-        starts, lengths, first = self._bar_grid()
         last = int(self.bar_index(np.array([max(end_quarter, 0.0)]))[0])
         lines = self.bar_start(np.arange(last + 2))
         # keep lines up to the first one at or after end_quarter

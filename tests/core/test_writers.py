@@ -178,28 +178,32 @@ def test_stale_temporary_files_of_dead_writers_are_removed_by_the_next_write(tmp
 
 
 HOLD = "import sys, time; from drumrnn.core.lock import folder_lock\n" \
-       "with folder_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(60)"
+       "with folder_lock(sys.argv[1], beside=sys.argv[2] == 'beside'):\n" \
+       "    print('held', flush=True); time.sleep(60)"
 
 
+@pytest.mark.parametrize("where", ["beside", "inside"])
 def test_a_second_run_into_a_locked_folder_is_refused_until_the_holder_dies(tmp_path, rock,
-                                                                           capsys):
-    out = tmp_path / "data"
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(out)], stdout=subprocess.PIPE,
-                              text=True)
+                                                                           capsys, where):
+    out = tmp_path / "out"
+    # prepare replaces its folder whole, so it locks beside it; generate locks inside
+    argv = (["prepare", str(rock), "--out", str(out), "--quiet"] if where == "beside"
+            else [*BUNDLED_ARGS, "--out", str(out)])
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(out), where],
+                              stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        assert main(["prepare", str(rock), "--out", str(out), "--quiet"]) == 1
+        assert main(argv) == 1
         err = capsys.readouterr().err
         assert f"is in use by another drumrnn run (process {holder.pid}" in err
         assert len(err.strip().splitlines()) == 1
-        assert main([*BUNDLED_ARGS, "--out", str(out)]) == 1
-        assert "in use" in capsys.readouterr().err
     finally:
         holder.kill()
         holder.wait()
-    assert lock_path(out).exists()  # killed: its lock file is stale, not removed
-    assert main(["prepare", str(rock), "--out", str(out), "--quiet"]) == 0
-    assert not lock_path(out).exists()
+    lock = lock_path(out, beside=where == "beside")
+    assert lock.exists()  # killed: its lock file is stale, not removed
+    assert main(argv) == 0
+    assert not lock.exists()
 
 
 def test_the_lock_is_released_on_errors_and_names_the_holder(tmp_path):

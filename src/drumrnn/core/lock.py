@@ -1,7 +1,7 @@
-"""One run per output folder: a lock file beside the folder, holding the holder's PID.
+"""One run per output folder: a lock file holding the holder's PID.
 
-The lock is an advisory ``flock`` on ``.NAME.lock`` in the folder's parent (beside the
-folder, not in it, because ``prepare`` replaces its folder whole). The kernel releases a
+The lock is an advisory ``flock`` on ``.drumrnn.lock`` inside the folder, or, for a folder
+that is replaced whole (``prepare``'s), on ``.NAME.lock`` beside it. The kernel releases a
 ``flock`` when its holder dies, however it dies, so a lock file left by a killed run is
 stale and simply taken over; the PID written in it only serves to name the holder.
 """
@@ -17,20 +17,24 @@ from pathlib import Path
 from drumrnn.core.errors import DrumrnnError
 
 
-def lock_path(folder: str | Path) -> Path:
-    """The lock file of ``folder``."""
+INSIDE = ".drumrnn.lock"
+
+
+def lock_path(folder: str | Path, beside: bool = False) -> Path:
+    """The lock file of ``folder``: inside it, or ``beside`` it."""
     folder = Path(folder).resolve()
-    return folder.parent / f".{folder.name}.lock"
+    return folder.parent / f".{folder.name}.lock" if beside else folder / INSIDE
 
 
 @contextlib.contextmanager
-def folder_lock(folder: str | Path) -> Iterator[Path]:
-    """Hold ``folder``'s lock for the duration of the block.
+def folder_lock(folder: str | Path, beside: bool = False) -> Iterator[Path]:
+    """Hold ``folder``'s lock for the duration of the block (creating ``folder`` when the
+    lock is inside it).
 
     Raises :class:`DrumrnnError` at once, with one line naming the holder's PID, when another
     live process holds it. The lock file is removed on release.
     """
-    path = lock_path(folder)
+    path = lock_path(folder, beside)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -232,7 +232,7 @@ def prepare(source: str | Path, out: str | Path, config: PrepareConfig = Prepare
     """
     source, out = Path(source), Path(out)
     kind, candidates = _candidates(source, config)
-    with folder_lock(out):
+    with folder_lock(out, beside=True):  # the folder itself is replaced
         return _prepare_locked(source, out, config, kind, candidates, workers, progress)
 
 

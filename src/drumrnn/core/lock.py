@@ -16,7 +16,6 @@ from pathlib import Path
 
 from drumrnn.core.errors import DrumrnnError
 
-
 INSIDE = ".drumrnn.lock"
 
 

@@ -106,7 +106,7 @@ def main() -> None:
                  "--eval-every", str(args.eval_every), "--patience", "0", "--threads", "1",
                  "--batch", "4", "--window", "32", "--quiet"]
         resume = [sys.executable, "-m", "drumrnn", "train", "--resume", str(run), "--quiet"]
-        corrupt, kills, tracebacks, log = [], 0, 0, []
+        corrupt, kills, tracebacks, log, mid_write = [], 0, 0, [], 0
         while kills < args.kills:
             argv = resume if (run / "checkpoint-last.pt").exists() else fresh
             before = _mtime(run / "checkpoint-last.pt")
@@ -129,6 +129,7 @@ def main() -> None:
             out, err = proc.communicate()
             tracebacks += err.count("Traceback")
             kills += 1
+            mid_write += bool(temp_files(run))
             bad = check_files(run)
             corrupt += bad
             step = load_checkpoint(run / "checkpoint-last.pt")["step"] if (
@@ -153,7 +154,8 @@ def main() -> None:
                    f"resume to step {last} (exit {final.returncode}): corrupt files "
                    f"{len(corrupt)}, lost metrics rows {len(lost)} of {len(expected)} "
                    f"scheduled validations (plus {len(steps - expected)} rows of stops), "
-                   f"orphaned temporary files {len(orphans)}, tracebacks {tracebacks}")
+                   f"orphaned temporary files {len(orphans)} ({mid_write} kills landed "
+                   f"mid-write and left one, removed by the next run), tracebacks {tracebacks}")
         print(summary)
         for line in corrupt + [str(p) for p in orphans]:
             print("  " + line)

@@ -11,8 +11,8 @@ from drumrnn.model.weights import check_weights, expected_shapes
 from drumrnn.training.model import DrumLM
 from drumrnn.training.presets import PRESETS
 
-VOCABS = {"steps": Vocabulary("steps", size=512), "events": Vocabulary(
-    "events", n_drums=10, deltas=(0, 3, 6, 12, 24))}
+VOCABS = {"steps": Vocabulary("steps", size=512, label_sizes=(5, 3, 2)), "events": Vocabulary(
+    "events", n_drums=10, deltas=(0, 3, 6, 12, 24), label_sizes=(5, 3, 2))}
 
 
 def _small(config: ModelConfig) -> ModelConfig:
@@ -20,8 +20,9 @@ def _small(config: ModelConfig) -> ModelConfig:
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
-@pytest.mark.parametrize("variant", [{}, {"embedding": 0}, {"dense": 8},
-                                     {"attention": 4, "layers": 2}])
+@pytest.mark.parametrize("variant", [{}, {"embedding": 0, "bar_ago": False}, {"dense": 8},
+                                     {"attention": 4, "layers": 2},
+                                     {"labels": 4, "feel": 8, "feel_bins": 5}])
 def test_expected_shapes_are_the_state_dict_of_every_preset(preset, variant):
     p = PRESETS[preset]
     config = dataclasses.replace(_small(p.model), **variant)

@@ -42,6 +42,17 @@ def expected_shapes(config: ModelConfig, vocab: Vocabulary) -> dict[str, tuple[i
         shapes["embed_position.weight"] = (POSITIONS, config.position_embedding)
         size += config.position_embedding
     size += config.counter_bits + (2 if config.lookback else 0)
+    if config.labels:
+        if len(vocab.label_sizes) != 3:
+            raise DrumrnnError("a model that reads labels needs the vocabulary's label sizes")
+        for i, n in enumerate(vocab.label_sizes):
+            shapes[f"embed_labels.{i}.weight"] = (n, config.labels)
+        size += 3 * config.labels
+    n_classes = vocab.n_classes
+    if config.feel:
+        size += 2 * n_classes
+    if config.bar_ago:
+        size += 2 * config.embedding
     hidden, gates = config.hidden, _GATES[config.cell] * config.hidden
     for layer in range(config.layers):
         shapes[f"rnn.weight_ih_l{layer}"] = (gates, size if layer == 0 else hidden)
@@ -66,6 +77,12 @@ def expected_shapes(config: ModelConfig, vocab: Vocabulary) -> dict[str, tuple[i
     if events:
         shapes["delta_head.weight"] = (n_deltas, width)
         shapes["delta_head.bias"] = (n_deltas,)
+    if config.feel:
+        f = config.feel
+        shapes.update({"feel_hidden.weight": (f, width), "feel_hidden.bias": (f,),
+                       "feel_drums.weight": (f, n_classes),
+                       "feel_out.weight": (2 * n_classes * config.feel_bins, f),
+                       "feel_out.bias": (2 * n_classes * config.feel_bins,)})
     return shapes
 
 

@@ -50,7 +50,7 @@ def test_generated_midi_rereads_with_bars_tempo_and_channel(model_path, tmp_path
     assert code == 0
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["drums_1.mid", "drums_1.png", "drums_1.wav", "drums_2.mid",
-                     "drums_2.png", "drums_2.wav"]
+                     "drums_2.png", "drums_2.wav", "generation.json"]
     import symusic
 
     score = symusic.Score(str(tmp_path / "drums_1.mid"))
@@ -128,7 +128,7 @@ def test_beam_search_finds_the_sequence_greedy_misses(tmp_path):
     (["--model", "{foreign}"], "not a drumrnn model file"),
     (["--bars", "0"], "bars must lie in 1..10000"),
     (["--bars", "10001"], "bars must lie in 1..10000"),
-    (["--temperature", "0"], "temperature must be above 0"),
+    (["--temperature", "0"], "must be above 0; for always the likeliest step use --greedy"),
     (["--top-p", "1.5"], "top-p must lie in (0, 1]"),
     (["--top-p", "0"], "top-p must lie in (0, 1]"),
     (["--wav", "--soundfont", "{missing}"], "no soundfont file"),

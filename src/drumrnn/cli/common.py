@@ -29,14 +29,19 @@ def add_encoding_options(parser: argparse.ArgumentParser) -> None:
 
 def encoding_options(args):
     from drumrnn.data.encoding import EncodingConfig
-    from drumrnn.data.midi_read import DrumSource
 
     encoding = EncodingConfig(args.encoding, args.kit, args.steps_per_quarter, args.bar_tokens,
                               args.ticks_per_quarter, args.max_delta)
-    track = args.track
+    return encoding, drum_source(args.channel, args.track)
+
+
+def drum_source(channel: int, track: str | None):
+    """The DrumSource of --channel N and --track INDEX|NAME."""
+    from drumrnn.data.midi_read import DrumSource
+
     if track is not None and track.isdigit():
         track = int(track)
-    return encoding, DrumSource(args.channel, track)
+    return DrumSource(channel, track)
 
 
 def add_config_options(parser: argparse.ArgumentParser) -> None:

@@ -137,13 +137,25 @@ def step_tokens_only(tokens: np.ndarray, kit: Kit) -> np.ndarray:
 def step_layout(bars: int, steps_per_bar: int, bar_tokens: bool) -> tuple[np.ndarray, np.ndarray]:
     """``(is_bar, position)`` of every token slot of a ``bars``-bar token stream: whether the
     slot holds a BAR token, and its step's position in the bar (a BAR token: 0)."""
-    position = np.tile(np.arange(steps_per_bar), bars)
+    return meter_layout(np.full(bars, steps_per_bar), bar_tokens)[:2]
+
+
+def meter_layout(bar_lengths: np.ndarray, bar_tokens: bool
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(is_bar, position, bar_length)`` of every token slot of bars of the given lengths
+    (steps): whether the slot holds a BAR token, its step's position in the bar (a BAR
+    token: 0) and the length of its bar."""
+    bar_lengths = np.asarray(bar_lengths, dtype=np.int64)
+    starts = np.r_[0, np.cumsum(bar_lengths)[:-1]]
+    bar_of = np.repeat(np.arange(len(bar_lengths)), bar_lengths)
+    position = np.arange(int(bar_lengths.sum())) - starts[bar_of]
+    length = bar_lengths[bar_of]
     is_bar = np.zeros(len(position), bool)
     if bar_tokens:
-        starts = np.arange(bars) * steps_per_bar
         position = np.insert(position, starts, 0)
+        length = np.insert(length, starts, bar_lengths)
         is_bar = np.insert(is_bar, starts, True)
-    return is_bar, position
+    return is_bar, position, length
 
 
 def hits_from_step_tokens(tokens: np.ndarray, kit: Kit) -> tuple[np.ndarray, np.ndarray]:

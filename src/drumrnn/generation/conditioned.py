@@ -17,7 +17,13 @@ from drumrnn.core.errors import DrumrnnError
 from drumrnn.data.kits import Kit
 from drumrnn.data.steps import hits_from_step_tokens
 from drumrnn.generation.runtime import NumpyDrumModel
-from drumrnn.generation.sampling import SamplingConfig, gumbel_noise, log_softmax, sample
+from drumrnn.generation.sampling import (
+    SamplingConfig,
+    VariationRngs,
+    gumbel_noise,
+    log_softmax,
+    sample,
+)
 from drumrnn.model.feel import feel_inputs, input_table, sample_values
 from drumrnn.model.labels import LabelVocab
 
@@ -69,7 +75,9 @@ class StepRun:
     silent: the first ``n_fixed_feel`` slots' feel is given, later struck drums get sampled
     feel. ``is_bar``, ``position`` (L,): the slot layout (``position``: each slot's
     position in its bar); ``index`` (L,): each slot's step index for the counters (the
-    silent lead step is -1); ``labels`` (L, 3) label ids in effect at each slot, or None.
+    silent lead step is -1); ``labels`` (L, 3) label ids in effect at each slot, or None;
+    ``bar_length`` (L,): the steps of each slot's bar, for the lookback and bar-ago
+    distances (None: the model's 4/4 bar).
     """
 
     tokens: np.ndarray
@@ -82,6 +90,14 @@ class StepRun:
     n_fixed: int
     n_fixed_feel: int
     force_tokens: bool = False
+    bar_length: np.ndarray | None = None
+
+    def distances(self, steps_per_bar: int, bar_tokens: bool) -> tuple[list[int], list[int]]:
+        """Per slot: the lookback distance (one bar, in slots as training counts it) and the
+        bar-ago distance (one bar back from the slot, a BAR token included)."""
+        length = (np.full(len(self.is_bar), steps_per_bar) if self.bar_length is None
+                  else np.asarray(self.bar_length))
+        return length.tolist(), (length + int(bar_tokens)).tolist()
 
 
 def drum_table(rt: NumpyDrumModel, bar: int) -> np.ndarray:
@@ -94,12 +110,13 @@ def drum_table(rt: NumpyDrumModel, bar: int) -> np.ndarray:
 
 
 def run_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: int,
-              bar_tokens: bool, rng: np.random.Generator, random_state: float = 0.0) -> None:
-    """Sample ``run``'s tokens and feel in place, step by step."""
+              bar_tokens: bool, rngs: VariationRngs, random_state: float = 0.0) -> None:
+    """Sample ``run``'s tokens and feel in place, step by step; row k draws from stream k
+    of ``rngs`` alone, so a row comes out the same in any batch."""
     tokens = run.tokens
     B, L = tokens.shape
     lookback = rt.config.lookback
-    steps_per_bar = rt.vocab.steps_per_bar
+    look, backs = run.distances(rt.vocab.steps_per_bar, bar_tokens)
     # the per-step inputs shared by the batch (position, counters, labels): one row each
     schedule = rt.schedule(run.index, np.r_[run.position[1:], 0])
     if run.labels is not None and rt.has_labels:
@@ -118,40 +135,42 @@ def run_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: i
         silent_token = (~drums.any(axis=1)).tolist()
         picks = np.zeros((L, 2, C, B), dtype=np.int8)  # bins < 128: 10,000 bars x 16 fit
         # Gumbel noise: for one or two rows the whole (2, C, bins) block of a step (fewer
-        # calls); for more, only the struck drums' draws, each used once (fewer draws)
+        # calls); for more, only the struck drums' draws, each used once (fewer draws), from
+        # a pool per row filled by the row's own stream
         whole = B <= WHOLE_MAX
-        pool = np.empty((NOISE_BLOCK, 2, C, bins, B) if whole else FEEL_NOISE, np.float32)
+        per_row = max(FEEL_NOISE // B, 4 * 2 * C * bins)
+        pool = np.empty((NOISE_BLOCK, 2, C, bins, B) if whole else (B, per_row), np.float32)
         used = len(pool)
+        used_row = np.full(B, per_row)
         silent = np.zeros((B, 2 * C), np.float32)
         flat = np.empty((2, C, B), np.int64)
         feel_in = feel_inputs(run.velocity_bins[:, 0], run.offset_bins[:, 0], bins)
     fast = not (sampling.greedy or sampling.top_k or sampling.top_p < 1)
     block = min(NOISE_BLOCK, L)
     noise = np.empty((block, rt.n_out, B) if fast else 0, np.float32)
-    state = rt.start(B, random_state, rng)
+    state = rt.start(B, random_state, rngs)
     code = None
     index, is_bar = run.index.tolist(), run.is_bar.tolist()
     sample_tokens = not run.force_tokens
     ago = np.full((B, 2), rt.vocab.size, np.int64) if rt.has_bar_ago else None
-    back = rt.vocab.bar_slots
     for s in range(L - 1):
+        back = backs[s + 1]
         if ago is not None and index[s] + 1 >= back:  # the tokens a bar or two before s + 1
             ago[:, 0] = tokens[:, s + 1 - back]
             if index[s] + 1 >= 2 * back:
                 ago[:, 1] = tokens[:, s + 1 - 2 * back]
         if lookback:
             now = tokens[:, s]
-            r = index[s]
-            code = (now == tokens[:, s - steps_per_bar]) if r >= steps_per_bar \
-                else np.zeros(B, bool)
-            if r >= 2 * steps_per_bar:
-                code = code + 2 * (now == tokens[:, s - 2 * steps_per_bar])
+            r, distance = index[s], look[s]
+            code = (now == tokens[:, s - distance]) if r >= distance else np.zeros(B, bool)
+            if r >= 2 * distance:
+                code = code + 2 * (now == tokens[:, s - 2 * distance])
         logits = rt.step(state, tokens[:, s], extra=None if schedule is None else schedule[s],
                          lookback=code, feel_in=feel_in, bar_ago=ago)
         t = s + 1
         if sample_tokens and t >= run.n_fixed:
             if fast and (t == run.n_fixed or t % block == 0):
-                gumbel_noise(rng, out=noise)
+                rngs.gumbel_last(noise)
                 if sampling.temperature != 1:
                     noise *= np.float32(sampling.temperature)
             if is_bar[t]:
@@ -164,7 +183,7 @@ def run_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: i
                     scores += noise[t % block]
                     tokens[:, t] = scores.argmax(axis=0)
                 else:
-                    tokens[:, t] = sample(logits, sampling, rng)
+                    tokens[:, t] = sample(logits, sampling, rngs)
         if not feel:
             continue
         if t < run.n_fixed_feel:
@@ -186,22 +205,29 @@ def run_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: i
         picked = picks[t]
         if whole:
             if used == NOISE_BLOCK:
-                gumbel_noise(rng, out=pool)
+                rngs.gumbel_last(pool)
                 used = 0
             scores = rt.feel(state, now)  # (2, C, bins, B)
             scores += pool[used]
             used += 1
             picked[...] = scores.argmax(axis=2)
         else:
-            need = len(at) * 2 * bins
-            if used + need > FEEL_NOISE:
-                gumbel_noise(rng, out=pool)
-                used = 0
+            # each struck drum takes 2 * bins draws from its row's pool, in class order
+            rows = at % B
+            count = np.bincount(rows, minlength=B)
+            for row in np.flatnonzero(used_row + count * 2 * bins > per_row):
+                gumbel_noise(rngs[row], out=pool[row])
+                used_row[row] = 0
+            rank = np.empty(len(at), np.int64)
+            rank[np.argsort(rows, kind="stable")] = \
+                np.arange(len(at)) - np.repeat(np.cumsum(count) - count, count)
+            first = used_row[rows] + rank * 2 * bins
+            used_row += count * 2 * bins
             # (C * B, 2, bins): one copy, then a plain take of the struck drums' rows
             by_drum = rt.feel(state, now).transpose(1, 3, 0, 2).reshape(C * B, 2, bins)
             scores = np.take(by_drum, at, axis=0)
-            scores += pool[used:used + need].reshape(scores.shape)
-            used += need
+            scores += pool[rows[:, None], first[:, None] + np.arange(2 * bins)].reshape(
+                scores.shape)
             picked.reshape(2, C * B)[:, at] = scores.argmax(axis=2).T
         np.add(base, picked, out=flat)
         fi = values[flat]
@@ -232,10 +258,10 @@ def beam_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: 
         C, bins = rt.vocab.n_classes, rt.config.feel_bins
         vel = np.repeat(run.velocity_bins[:1], beam, axis=0)
         off = np.repeat(run.offset_bins[:1], beam, axis=0)
-    steps_per_bar = rt.vocab.steps_per_bar
-    back = rt.vocab.bar_slots
+    look, backs = run.distances(rt.vocab.steps_per_bar, bar_tokens)
     for s in range(seqs.shape[1] - 1):
         inputs = {"extra": None if schedule is None else schedule[s]}
+        back, steps_per_bar = backs[s + 1], look[s]
         if rt.has_bar_ago:
             r = run.index[s] + 1
             ago = np.full((beam, 2), rt.vocab.size, np.int64)
@@ -281,7 +307,8 @@ def beam_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: 
     order = np.argsort(-scores, kind="stable")[:num]
     return StepRun(seqs[order], run.velocity_bins[:1].repeat(num, 0).copy(),
                    run.offset_bins[:1].repeat(num, 0).copy(), run.is_bar, run.position,
-                   run.index, run.labels, run.n_fixed, run.n_fixed_feel, force_tokens=True)
+                   run.index, run.labels, run.n_fixed, run.n_fixed_feel, force_tokens=True,
+                   bar_length=run.bar_length)
 
 
 def feel_values(tokens: np.ndarray, vel_bins: np.ndarray, off_bins: np.ndarray, kit: Kit,

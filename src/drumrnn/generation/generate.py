@@ -10,6 +10,8 @@ feel heads.
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -26,9 +28,9 @@ from drumrnn.data.steps import (
     bar_token,
     encode_steps,
     hits_from_step_tokens,
-    step_layout,
+    meter_layout,
 )
-from drumrnn.data.timing import TimeMap
+from drumrnn.data.timing import DEFAULT_QPM, TimeMap
 from drumrnn.generation.conditioned import (
     Conditions,
     StepRun,
@@ -39,7 +41,13 @@ from drumrnn.generation.conditioned import (
     run_steps,
 )
 from drumrnn.generation.runtime import NumpyDrumModel
-from drumrnn.generation.sampling import SamplingConfig, gumbel_noise, log_softmax, sample
+from drumrnn.generation.sampling import (
+    SamplingConfig,
+    VariationRngs,
+    log_softmax,
+    sample,
+    variation_rng,
+)
 from drumrnn.model.feel import offset_bins, velocity_bins
 from drumrnn.model.labels import LabelVocab
 from drumrnn.model.model_file import ModelFile, load_model_file
@@ -56,6 +64,25 @@ def bundled_model_path() -> Path:
     return Path(str(resources.files("drumrnn") / "models" / BUNDLED_MODEL))
 
 
+METERS = "e.g. 4/4, 3/4, 6/8, 5/4, 7/8"
+
+
+def parse_time_signature(text: str) -> tuple[int, int]:
+    """``"7/8"`` -> ``(7, 8)``; a :class:`DrumrnnError` for anything else."""
+    num, sep, den = str(text).partition("/")
+    if not (sep and num.strip().isdigit() and den.strip().isdigit()):
+        raise DrumrnnError(f"a time signature looks like N/D ({METERS}), got {text!r}")
+    return check_time_signature((int(num), int(den)))
+
+
+def check_time_signature(signature) -> tuple[int, int]:
+    num, den = (int(x) for x in signature)
+    if not 1 <= num <= 32 or den not in (1, 2, 4, 8, 16, 32):
+        raise DrumrnnError(f"time signature {num}/{den}: the numerator must lie in 1..32 and "
+                           "the denominator be 1, 2, 4, 8, 16 or 32")
+    return num, den
+
+
 @dataclass(frozen=True)
 class GenerateConfig:
     """What to generate.
@@ -63,14 +90,14 @@ class GenerateConfig:
     Attributes
     ----------
     bars : int
-        Length of each pattern in 4/4 bars, primer included (1..10,000).
-    tempo : float
+        Length of each pattern in bars, primer included (1..10,000).
+    tempo : float or None
         Quarter notes per minute written to the MIDI file (and the tempo label of a model
-        that reads labels).
+        that reads labels); None: the primer's tempo, or 120.
     num : int
         Variations, generated together as one batch.
     seed : int or None
-        Same seed, same patterns.
+        Same seed, same patterns; None draws one (:meth:`resolved` fixes it first).
     random_state : float
         Start from a random state: uniform noise in +-scale (RNN Drummer: 0.1); 0 = zero state.
     humanize : bool
@@ -86,10 +113,18 @@ class GenerateConfig:
     feel : float
         0..1: scales the learned timing offsets and the velocities' deviations from the
         profile's mean for the drum and bar position (0 = on the grid at those means).
+    time_signature : (int, int) or None
+        The meter of unprimed patterns, e.g. (3, 4); None: the primer's meter, or 4/4.
+    swing : float
+        50..75 percent: every second 16th is delayed so that it starts this far into its
+        8th note (50 = straight, 66.7 = triplet swing), on top of the learned feel.
+    variation : int
+        The number of the first pattern: pattern k is variation ``variation + k`` of the seed,
+        its own random stream, so variation 3 of seed 7 is the same alone or in a batch.
     """
 
     bars: int = 8
-    tempo: float = 120.0
+    tempo: float | None = None
     num: int = 1
     seed: int | None = None
     random_state: float = 0.0
@@ -99,6 +134,9 @@ class GenerateConfig:
     kind: str | None = "beat"
     fill_every: int = 0
     feel: float = 1.0
+    time_signature: tuple[int, int] | None = None
+    swing: float = 50.0
+    variation: int = 1
 
     def __post_init__(self) -> None:
         if not 0 <= self.feel <= 1:
@@ -109,16 +147,39 @@ class GenerateConfig:
             raise DrumrnnError(f"fill-every must be at least 1 bar, got {self.fill_every}")
         if not 1 <= self.bars <= MAX_BARS:
             raise DrumrnnError(f"bars must lie in 1..{MAX_BARS}, got {self.bars}")
-        if not 10 <= self.tempo <= 400:
+        if self.tempo is not None and not 10 <= self.tempo <= 400:
             raise DrumrnnError(f"tempo must lie in 10..400 bpm, got {self.tempo:g}")
         if self.num < 1:
             raise DrumrnnError(f"num must be at least 1, got {self.num}")
+        if self.variation < 1:
+            raise DrumrnnError(f"variations are numbered from 1, got {self.variation}")
+        if self.seed is not None and not 0 <= self.seed < 2 ** 63:
+            raise DrumrnnError(f"seed must lie in 0..2**63-1, got {self.seed}")
         if self.random_state < 0:
             raise DrumrnnError(f"random state scale must not be negative, got {self.random_state}")
+        if not 50 <= self.swing <= 75:
+            raise DrumrnnError(f"swing must lie in 50..75 percent, got {self.swing:g}")
+        if self.time_signature is not None:
+            object.__setattr__(self, "time_signature", check_time_signature(self.time_signature))
         beam = self.sampling.beam_size
-        if beam and self.num > beam:
+        last = self.variation + self.num - 1
+        if beam and last > beam:
             raise DrumrnnError(f"beam search returns at most --beam-size ({beam}) patterns; "
+                               f"got variation {last}" if self.variation > 1 else
+                               f"beam search returns at most --beam-size ({beam}) patterns; "
                                f"got --num {self.num}")
+
+    def resolved(self) -> GenerateConfig:
+        """This config with a seed: its own, or one drawn from the operating system."""
+        if self.seed is not None:
+            return self
+        return dataclasses.replace(self, seed=secrets.randbelow(2 ** 31))
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        if self.time_signature is not None:
+            data["time_signature"] = f"{self.time_signature[0]}/{self.time_signature[1]}"
+        return data
 
 
 class DrumGenerator:
@@ -158,48 +219,80 @@ class DrumGenerator:
     # -- public -----------------------------------------------------------------------------
     def generate(self, config: GenerateConfig = GenerateConfig(),
                  primer: DrumHits | None = None) -> list[DrumHits]:
-        """``config.num`` patterns of ``config.bars`` bars, continuing ``primer`` if given."""
-        # SFC64: half the cost of NumPy's default PCG64 for the sampling noise
-        rng = np.random.Generator(np.random.SFC64(config.seed))
-        time_map = TimeMap(((0.0, float(config.tempo)),), ((0.0, 4, 4),))
+        """``config.num`` patterns of ``config.bars`` bars, continuing ``primer`` if given.
+
+        Pattern k is variation ``config.variation + k`` of ``config.seed``, drawn from its own
+        random stream. The patterns keep the primer's tempo (unless ``config.tempo``) and
+        meter (unprimed: ``config.time_signature``, default 4/4).
+        """
+        config = config.resolved()
         if primer is not None and len(primer) == 0:
             raise DrumrnnError("the primer has no drum hits")
+        time_map = self.time_map(config, primer)
         if self.labels is None and (config.style or config.fill_every):
             raise DrumrnnError("this model reads no labels: --style and --fill-every need a "
                                "model trained with labels (drumrnn info lists them)")
         if self.conditioned and self.encoding == "steps":
-            return self._generate_conditioned(config, primer, rng, time_map)
+            return self._generate_conditioned(config, primer, time_map)
         if self.encoding == "events":
             if config.sampling.beam_size:
                 raise DrumrnnError("beam search works with steps models, not events models")
-            return self._generate_events(config, primer, rng, time_map)
-        return self._generate_steps(config, primer, rng, time_map)
+            rngs = VariationRngs.of(config.seed, config.variation, config.num)
+            return self._generate_events(config, primer, rngs, time_map)
+        return self._generate_steps(config, primer, time_map)
+
+    @staticmethod
+    def time_map(config: GenerateConfig, primer: DrumHits | None = None) -> TimeMap:
+        """The tempo and meter of the patterns ``config`` asks for (after ``primer``)."""
+        if primer is None:
+            signature = config.time_signature or (4, 4)
+            return TimeMap(((0.0, float(config.tempo or DEFAULT_QPM)),),
+                           ((0.0, *signature),))
+        tm = primer.time_map
+        if config.time_signature is not None and \
+                tuple(s[1:] for s in tm.time_signatures) != (config.time_signature,):
+            raise DrumrnnError("the primer sets the meter; a time signature is for unprimed "
+                               "generation")
+        tempos = ((0.0, float(config.tempo)),) if config.tempo else tm.tempos
+        return TimeMap(tempos, tm.time_signatures)
+
+    def bar_starts(self, time_map: TimeMap, bars: int) -> np.ndarray:
+        """Grid steps where each of ``bars`` bars starts, and the end: (bars + 1,) int64."""
+        spq = self.steps_config.steps_per_quarter
+        for _, num, den in time_map.time_signatures:
+            if (num * 4 * spq) % den:
+                raise DrumrnnError(f"a {num}/{den} bar is not a whole number of steps of a "
+                                   f"model with {spq} steps per quarter")
+        return np.round(bar_quarters(time_map, bars) * spq).astype(np.int64)
 
     # -- steps ------------------------------------------------------------------------------
-    def _primer_tokens(self, primer: DrumHits, bars: int) -> tuple[np.ndarray, int]:
+    def _primer_tokens(self, primer: DrumHits, starts: np.ndarray) -> tuple[np.ndarray, int]:
         sequence = encode_steps(primer, self.kit, self.steps_config)
         if len(sequence.hit_steps) == 0:
             raise DrumrnnError(f"the primer has no drum of kit {self.kit.name}")
-        per_bar = 4 * self.steps_config.steps_per_quarter
-        primer_bars = -(-sequence.n_steps // per_bar)
-        if primer_bars > bars:
-            raise DrumrnnError(f"the primer is {primer_bars} bars long; ask for more --bars")
+        primer_bars = int(np.searchsorted(starts, sequence.n_steps, side="left"))
+        if primer_bars >= len(starts):
+            raise DrumrnnError(f"the primer is longer than {len(starts) - 1} bars; ask for "
+                               "more --bars")
         return sequence.tokens, primer_bars
 
     def _generate_conditioned(self, config: GenerateConfig, primer: DrumHits | None,
-                              rng: np.random.Generator, time_map: TimeMap) -> list[DrumHits]:
+                              time_map: TimeMap) -> list[DrumHits]:
         rt, kit = self.runtime, self.kit
-        per_bar = 4 * self.steps_config.steps_per_quarter
+        spq = self.steps_config.steps_per_quarter
         bar_tokens, bar = self.steps_config.bar_tokens, bar_token(kit)
-        is_bar, position = step_layout(config.bars, per_bar, bar_tokens)
+        starts = self.bar_starts(time_map, config.bars)
+        is_bar, position, bar_length = meter_layout(np.diff(starts), bar_tokens)
+        beam = config.sampling.beam_size
+        num = config.variation + config.num - 1 if beam else config.num
         lead = 0 if primer is not None else 1  # a silent step before the piece
         n_slots, C, bins = lead + len(is_bar), kit.n_classes, rt.config.feel_bins
-        tokens = np.zeros((config.num, n_slots), dtype=np.int64)
-        vel = np.full((config.num, n_slots, C), -1, dtype=np.int8)
+        tokens = np.zeros((num, n_slots), dtype=np.int64)
+        vel = np.full((num, n_slots, C), -1, dtype=np.int8)
         off = vel.copy()
         primer_bars, n_fixed = 0, 1
         if primer is not None:
-            fixed, primer_bars = self._primer_tokens(primer, config.bars)
+            fixed, primer_bars = self._primer_tokens(primer, starts)
             sequence = encode_steps(primer, kit, self.steps_config)
             n_fixed = len(fixed)
             tokens[:, :n_fixed] = fixed
@@ -208,70 +301,94 @@ class DrumGenerator:
             off[:, slots, sequence.hit_classes] = offset_bins(sequence.hit_offsets, bins)
         labels = None
         if self.labels is not None:
-            conditions = Conditions(config.style, config.kind, config.tempo, config.fill_every)
+            conditions = Conditions(config.style, config.kind, time_map.qpm, config.fill_every)
             of_slot = label_schedule(self.labels, conditions,
                                      bar_of_slots(is_bar, position, bar_tokens))
             of_slot = np.r_[of_slot[:lead], of_slot]
             labels = np.r_[of_slot[1:], of_slot[-1:]]  # slot s reads the labels of s + 1
+        last_bar = int(bar_length[0]) if len(bar_length) else rt.vocab.steps_per_bar
         run = StepRun(tokens, vel, off, np.r_[np.zeros(lead, bool), is_bar],
-                      np.r_[np.full(lead, per_bar - 1), position], np.arange(n_slots) - lead,
-                      labels, n_fixed, n_fixed)
-        if config.sampling.beam_size:
-            run = beam_steps(rt, run, config.sampling, bar, bar_tokens, config.num, rng,
-                             config.random_state)
-        run_steps(rt, run, config.sampling, bar, bar_tokens, rng, config.random_state)
+                      np.r_[np.full(lead, last_bar - 1), position], np.arange(n_slots) - lead,
+                      labels, n_fixed, n_fixed,
+                      bar_length=np.r_[np.full(lead, last_bar), bar_length])
+        if beam:
+            # beam search ranks its results: variation k is the k-th likeliest
+            run = beam_steps(rt, run, config.sampling, bar, bar_tokens, num,
+                             variation_rng(config.seed, 1), config.random_state)
+            run = dataclasses.replace(
+                run, tokens=run.tokens[config.variation - 1:],
+                velocity_bins=run.velocity_bins[config.variation - 1:],
+                offset_bins=run.offset_bins[config.variation - 1:])
+        rngs = VariationRngs.of(config.seed, config.variation, config.num)
+        run_steps(rt, run, config.sampling, bar, bar_tokens, rngs, config.random_state)
+        step_positions = position[~is_bar]
+        skip = starts[primer_bars]
         patterns = []
-        for row in range(config.num):
+        for row, rng in enumerate(rngs.generators):
             toks = run.tokens[row, lead:]
             if rt.has_feel:
                 steps, classes, velocity, offset = feel_values(
                     toks, run.velocity_bins[row, lead:], run.offset_bins[row, lead:], kit, bar,
                     bins, rng)
-                keep = steps >= primer_bars * per_bar
+                keep = steps >= skip
                 steps, classes = steps[keep], classes[keep]
-                mean = profile_means(self.profile, classes, steps % per_bar)
+                mean = profile_means(self.profile, classes, step_positions[steps])
                 velocity = mean + config.feel * (velocity[keep] - mean)
                 offset = config.feel * offset[keep] if config.humanize else np.zeros(len(steps))
-                quarters = np.maximum((steps + offset) / self.steps_config.steps_per_quarter, 0.0)
+                quarters = np.maximum((steps + offset) / spq, 0.0) + _swing(steps, spq,
+                                                                             config.swing)
                 velocities = np.clip(np.round(velocity), 1, 127).astype(np.int64)
                 pitches = kit.output_pitches[classes]
             else:
                 quarters, pitches, velocities = perform_steps(
-                    toks, kit, self.profile, self.steps_config.steps_per_quarter, rng,
-                    config.humanize, skip_steps=primer_bars * per_bar, feel=config.feel)
+                    toks, kit, self.profile, spq, rng, config.humanize, skip_steps=skip,
+                    feel=config.feel, positions=step_positions, swing=config.swing)
             patterns.append(_with_primer(primer, kit, quarters, pitches, velocities, time_map,
-                                         config.bars * 4.0))
+                                         starts[-1] / spq))
         return patterns
 
     def _generate_steps(self, config: GenerateConfig, primer: DrumHits | None,
-                        rng: np.random.Generator, time_map: TimeMap) -> list[DrumHits]:
-        is_bar, position = step_layout(config.bars, 4 * self.steps_config.steps_per_quarter,
-                                       self.steps_config.bar_tokens)
+                        time_map: TimeMap) -> list[DrumHits]:
+        starts = self.bar_starts(time_map, config.bars)
+        is_bar, position, bar_length = meter_layout(np.diff(starts),
+                                                    self.steps_config.bar_tokens)
+        beam = config.sampling.beam_size
+        # beam search ranks its results: variation k is the k-th likeliest, all found at once
+        first = 1 if beam else config.variation
+        num = config.variation + config.num - 1 if beam else config.num
+        rngs = VariationRngs.of(config.seed, first, num)
         n_slots = len(is_bar)
         bar = bar_token(self.kit)
-        tokens = np.zeros((config.num, n_slots), dtype=np.int64)
+        tokens = np.zeros((num, n_slots), dtype=np.int64)
         if primer is not None:
-            fixed, primer_bars = self._primer_tokens(primer, config.bars)
+            fixed, primer_bars = self._primer_tokens(primer, starts)
             n_fixed = len(fixed)
             tokens[:, :n_fixed] = fixed
         else:  # the first step as training pieces begin (a silent one without a profile)
             primer_bars = 0
             n_fixed = 2 if is_bar[0] else 1
             tokens[:, 0] = bar
-            first = self.profile.get("first_tokens")
-            tokens[:, n_fixed - 1] = (rng.choice(len(first), size=config.num, p=first / first.sum())
-                                      if first is not None and first.sum() > 0 else 0)
-        if config.sampling.beam_size:
-            tokens = self._beam(tokens, n_fixed, is_bar, position, config, rng)
+            first_tokens = self.profile.get("first_tokens")
+            tokens[:, n_fixed - 1] = (
+                rngs.choice(len(first_tokens), size=num, p=first_tokens / first_tokens.sum())
+                if first_tokens is not None and first_tokens.sum() > 0 else 0)
+        inputs = self._inputs(position, bar_length)
+        if beam:
+            tokens = self._beam(tokens, n_fixed, is_bar, inputs, config, rngs[0])
+            tokens = tokens[config.variation - 1:]
+            rngs = VariationRngs.of(config.seed, config.variation, config.num)
         else:
-            self._sample_steps(tokens, n_fixed, is_bar, position, config, rng)
-        return [self._steps_to_hits(row, config, rng, time_map, primer, primer_bars)
-                for row in tokens]
+            self._sample_steps(tokens, n_fixed, is_bar, inputs, config, rngs)
+        step_positions = position[~is_bar]
+        return [self._steps_to_hits(row, config, rng, time_map, primer, starts[primer_bars],
+                                    step_positions, starts[-1])
+                for row, rng in zip(tokens, rngs.generators)]
 
-    def _inputs(self, position: np.ndarray):
-        """A function giving step ``s``'s runtime inputs besides the token (for the batch)."""
+    def _inputs(self, position: np.ndarray, bar_length: np.ndarray):
+        """A function giving step ``s``'s runtime inputs besides the token (for the batch).
+
+        Positions and the lookback distance (one and two bars) follow the meter."""
         rt = self.runtime
-        L = rt.vocab.steps_per_bar
         slots = np.arange(len(position))
         schedule = rt.schedule(slots, np.r_[position[1:], 0])
         lookback = rt.config.lookback
@@ -279,6 +396,7 @@ class DrumGenerator:
         def inputs(tokens: np.ndarray, s: int) -> dict:
             out = {"extra": None if schedule is None else schedule[s]}
             if lookback:
+                L = int(bar_length[s])
                 now = tokens[:, s]
                 code = (now == tokens[:, s - L]) if s >= L else np.zeros(len(tokens), bool)
                 if s >= 2 * L:
@@ -288,20 +406,20 @@ class DrumGenerator:
 
         return inputs
 
-    def _sample_steps(self, tokens, n_fixed, is_bar, position, config, rng) -> None:
+    def _sample_steps(self, tokens, n_fixed, is_bar, inputs, config, rngs) -> None:
         rt, sampling = self.runtime, config.sampling
-        state = rt.start(len(tokens), config.random_state, rng)
+        state = rt.start(len(tokens), config.random_state, rngs)
         bar = bar_token(self.kit)
-        inputs = self._inputs(position)
         # plain temperature sampling: Gumbel-max with the noise drawn in blocks of steps into
-        # one reused buffer (one call instead of one per step; no fresh pages to fault in),
-        # scaled by the temperature (argmax(z / T + g) = argmax(z + T g))
+        # one reused buffer (one call per variation instead of one per step; no fresh pages
+        # to fault in), scaled by the temperature (argmax(z / T + g) = argmax(z + T g)).
+        # Each variation draws its own rows from its own stream, laid out as the logits are.
         fast = not (sampling.greedy or sampling.top_k or sampling.top_p < 1)
         block = min(NOISE_BLOCK, tokens.shape[1])
-        noise = np.empty((block, rt.n_out, len(tokens)) if fast else 0, np.float32)  # logits.T
+        noise = np.empty((block, rt.n_out, len(tokens)) if fast else 0, np.float32)
         for s in range(tokens.shape[1] - 1):
             if fast and (s == 0 or (s + 1) % block == 0):
-                gumbel_noise(rng, out=noise)
+                rngs.gumbel_last(noise)
                 if sampling.temperature != 1:
                     noise *= np.float32(sampling.temperature)
             logits = rt.step(state, tokens[:, s], **inputs(tokens, s))
@@ -317,10 +435,10 @@ class DrumGenerator:
                 scores += noise[(s + 1) % block]
                 tokens[:, s + 1] = scores.argmax(axis=0)
             else:
-                tokens[:, s + 1] = sample(logits, sampling, rng)
+                tokens[:, s + 1] = sample(logits, sampling, rngs)
 
-    def _beam(self, tokens, n_fixed, is_bar, position, config, rng) -> np.ndarray:
-        """Beam search: the ``config.num`` most likely continuations found."""
+    def _beam(self, tokens, n_fixed, is_bar, inputs, config, rng) -> np.ndarray:
+        """Beam search: the ``beam_size`` most likely continuations found, likeliest first."""
         rt, sampling = self.runtime, config.sampling
         beam, branch = sampling.beam_size, sampling.branch_factor
         seqs = np.repeat(tokens[:1], beam, axis=0)
@@ -328,7 +446,6 @@ class DrumGenerator:
         scores[0] = 0.0  # all beams start identical: grow from one
         state = rt.start(beam, config.random_state, rng)
         bar = bar_token(self.kit)
-        inputs = self._inputs(position)
         for s in range(seqs.shape[1] - 1):
             logits = rt.step(state, seqs[:, s], **inputs(seqs, s))
             if s + 1 < n_fixed or is_bar[s + 1]:
@@ -346,24 +463,27 @@ class DrumGenerator:
             seqs[:, s + 1] = picks
             scores = cand[best]
             state = rt.select(state, rows)
-        return seqs[np.argsort(-scores, kind="stable")[: config.num]]
+        return seqs[np.argsort(-scores, kind="stable")[: len(tokens)]]
 
-    def _steps_to_hits(self, tokens, config, rng, time_map, primer, primer_bars) -> DrumHits:
-        per_bar = 4 * self.steps_config.steps_per_quarter
+    def _steps_to_hits(self, tokens, config, rng, time_map, primer, skip_steps, positions,
+                       end_step) -> DrumHits:
+        spq = self.steps_config.steps_per_quarter
         quarters, pitches, velocities = perform_steps(
-            tokens, self.kit, self.profile, self.steps_config.steps_per_quarter, rng,
-            config.humanize, skip_steps=primer_bars * per_bar, feel=config.feel)
+            tokens, self.kit, self.profile, spq, rng, config.humanize, skip_steps=skip_steps,
+            feel=config.feel, positions=positions, swing=config.swing)
         return _with_primer(primer, self.kit, quarters, pitches, velocities, time_map,
-                            config.bars * 4.0)
+                            end_step / spq)
 
     # -- events -----------------------------------------------------------------------------
     def _generate_events(self, config: GenerateConfig, primer: DrumHits | None,
-                         rng: np.random.Generator, time_map: TimeMap) -> list[DrumHits]:
+                         rngs: VariationRngs, time_map: TimeMap) -> list[DrumHits]:
         rt, vocab, sampling = self.runtime, self.runtime.vocab, config.sampling
         deltas = np.asarray(vocab.deltas)
         tpq = self.events_config.ticks_per_quarter
-        total = config.bars * 4 * tpq
+        end_quarter = float(bar_quarters(time_map, config.bars)[-1])
+        total = int(round(end_quarter * tpq))
         rest = self.kit.n_classes
+        num = config.num
 
         if primer is not None:
             seq = encode_events(primer, self.kit, self.events_config)
@@ -372,38 +492,52 @@ class DrumGenerator:
             primer_end = int(np.cumsum(seq.deltas)[-1])
             if primer_end >= total:
                 raise DrumrnnError("the primer is longer than --bars")
-            drums = [np.full(config.num, d) for d in seq.drums]
-            ids = [np.full(config.num, i) for i in delta_ids(seq.deltas, vocab)]
+            drums = [np.full(num, d) for d in seq.drums]
+            ids = [np.full(num, i) for i in delta_ids(seq.deltas, vocab)]
         else:
             primer_end = -1
             first = self.profile.get("first_drums")
             p = first / first.sum() if first is not None and first.sum() else None
-            drums = [rng.choice(rest + 1, size=config.num, p=p)]
-            starts = self.profile.get("first_deltas")
-            ticks = rng.choice(starts, size=config.num) if starts is not None and len(starts) \
-                else np.zeros(config.num)
+            drums = [rngs.choice(rest + 1, size=num, p=p)]
+            starts_ = self.profile.get("first_deltas")
+            ticks = rngs.choice(starts_, size=num) if starts_ is not None and len(starts_) \
+                else np.zeros(num)
             ids = [delta_ids(np.asarray(ticks), vocab)]
-        state = rt.start(config.num, config.random_state, rng)
+        state = rt.start(num, config.random_state, rngs)
         for s in range(len(drums) - 1):  # run the primer through the network
             rt.step(state, drums[s], index=s, deltas=ids[s])
         clock = deltas[np.stack(ids)].sum(axis=0)
         limit = 64 * config.bars + len(drums)
         while clock.min() < total and len(drums) < limit:
             logits = rt.step(state, drums[-1], index=len(drums) - 1, deltas=ids[-1])
-            drums.append(sample(logits[:, :rt.n_out], sampling, rng))
-            ids.append(sample(logits[:, rt.n_out:], sampling, rng))
+            drums.append(sample(logits[:, :rt.n_out], sampling, rngs))
+            ids.append(sample(logits[:, rt.n_out:], sampling, rngs))
             clock = clock + deltas[ids[-1]]
         all_drums, all_ticks = np.stack(drums, 1), np.cumsum(deltas[np.stack(ids, 1)], axis=1)
         patterns = []
-        for d, t in zip(all_drums, all_ticks):
+        for d, t, rng in zip(all_drums, all_ticks, rngs.generators):
             keep = (d != rest) & (t < total) & (t > primer_end)
             classes, ticks = d[keep], t[keep]
             sixteenths = np.round(ticks / max(tpq // 4, 1)).astype(np.int64)
             velocities = profile_velocities(self.profile, classes, sixteenths, rng, config.feel)
-            patterns.append(_with_primer(primer, self.kit, ticks / tpq,
+            quarters = ticks / tpq + swing_delay(sixteenths, config.swing) * (
+                np.abs(ticks / tpq * 4 - sixteenths) < 0.25)
+            patterns.append(_with_primer(primer, self.kit, quarters,
                                          self.kit.output_pitches[classes], velocities, time_map,
-                                         config.bars * 4.0))
+                                         end_quarter))
         return patterns
+
+
+def bar_quarters(time_map: TimeMap, bars: int) -> np.ndarray:
+    """Where each of ``bars`` bars starts, and the end, in quarters: (bars + 1,) float64."""
+    longest = max(num * 4 / den for _, num, den in time_map.time_signatures)
+    return time_map.bar_starts(bars * max(longest, 4.0))[:bars + 1]
+
+
+def swing_delay(sixteenths: np.ndarray, swing: float) -> np.ndarray:
+    """Delay in quarters of hits on the given 16th-note steps at ``swing`` percent: every
+    second 16th starts ``swing`` percent into its 8th note instead of half way."""
+    return np.where(np.asarray(sixteenths) % 2 == 1, (swing - 50.0) / 100 * 0.5, 0.0)
 
 
 def profile_means(profile: dict, classes: np.ndarray, positions: np.ndarray) -> np.ndarray:
@@ -429,23 +563,35 @@ def profile_velocities(profile: dict, classes: np.ndarray, positions: np.ndarray
 
 def perform_steps(tokens: np.ndarray, kit: Kit, profile: dict, steps_per_quarter: int,
                   rng: np.random.Generator, humanize: bool = True, skip_steps: int = 0,
-                  feel: float = 1.0):
+                  feel: float = 1.0, positions: np.ndarray | None = None, swing: float = 50.0):
     """Turn step tokens into played hits: ``(quarters, pitches, velocities)`` arrays.
 
     Velocities follow the profile; with ``humanize`` each hit also moves by the profile's
-    average offset for its drum and position. ``feel`` scales the offsets and the
-    velocities' noise. Hits before ``skip_steps`` are left out.
+    average offset for its drum and position in the bar (``positions``: each step's; default
+    4/4 bars). ``feel`` scales the offsets and the velocities' noise; ``swing`` (percent)
+    delays every second 16th. Hits before ``skip_steps`` are left out.
     """
-    per_bar = 4 * steps_per_quarter
     steps, classes = hits_from_step_tokens(tokens, kit)
     keep = steps >= skip_steps
     steps, classes = steps[keep], classes[keep]
-    velocities = profile_velocities(profile, classes, steps % per_bar, rng, feel)
+    in_bar = (steps % (4 * steps_per_quarter) if positions is None
+              else np.asarray(positions)[steps])
+    velocities = profile_velocities(profile, classes, in_bar, rng, feel)
     offsets = np.zeros(len(steps))
     if humanize and "offset_mean" in profile:
-        offsets = feel * profile["offset_mean"][classes, steps % per_bar]
+        offsets = feel * profile["offset_mean"][classes, in_bar % profile["offset_mean"].shape[1]]
     quarters = np.maximum((steps + offsets) / steps_per_quarter, 0.0)
-    return quarters, kit.output_pitches[classes], velocities
+    return quarters + _swing(steps, steps_per_quarter, swing), kit.output_pitches[classes], \
+        velocities
+
+
+def _swing(steps: np.ndarray, steps_per_quarter: int, swing: float) -> np.ndarray | float:
+    """The swing delay (quarters) of hits on grid ``steps``: those on an odd 16th."""
+    if swing == 50:
+        return 0.0
+    sixteenth = np.asarray(steps) * 4 / steps_per_quarter
+    on_grid = np.isclose(sixteenth, np.round(sixteenth))
+    return swing_delay(np.round(sixteenth).astype(np.int64), swing) * on_grid
 
 
 def _with_primer(primer: DrumHits | None, kit: Kit, quarters, pitches, velocities,

@@ -17,7 +17,7 @@ from drumrnn.data.hits import DrumHits
 from drumrnn.data.steps import bar_token, encode_steps, quantize
 from drumrnn.generation.conditioned import StepRun, run_steps
 from drumrnn.generation.generate import DrumGenerator
-from drumrnn.generation.sampling import SamplingConfig
+from drumrnn.generation.sampling import SamplingConfig, VariationRngs
 from drumrnn.model.feel import sample_values
 
 
@@ -67,7 +67,7 @@ def humanize(generator: DrumGenerator, hits: DrumHits,
                   np.r_[4 * spq - 1, sequence.positions].astype(np.int64),
                   np.arange(n) - 1, labels, n, 1, force_tokens=True)
     rng = np.random.Generator(np.random.SFC64(config.seed))
-    run_steps(rt, run, SamplingConfig(), bar, steps_config.bar_tokens, rng)
+    run_steps(rt, run, SamplingConfig(), bar, steps_config.bar_tokens, VariationRngs([rng]))
 
     classes = kit.classes_of(hits.pitches)
     in_kit = np.flatnonzero(classes >= 0)

@@ -38,7 +38,8 @@ class SamplingConfig:
 
     def __post_init__(self) -> None:
         if not self.temperature > 0:
-            raise DrumrnnError(f"temperature must be above 0, got {self.temperature}")
+            raise DrumrnnError(f"temperature must be above 0, got {self.temperature:g} (for "
+                               "always the likeliest step, use --greedy)")
         if not 0 < self.top_p <= 1:
             raise DrumrnnError(f"top-p must lie in (0, 1], got {self.top_p}")
         if self.top_k < 0:
@@ -83,9 +84,66 @@ def gumbel_noise(rng: np.random.Generator, shape: tuple[int, ...] | None = None,
     return noise
 
 
-def sample(logits: np.ndarray, config: SamplingConfig, rng: np.random.Generator) -> np.ndarray:
-    """One token id per row of ``logits`` (B, V)."""
+def variation_rng(seed: int, variation: int) -> np.random.Generator:
+    """The random stream of variation ``variation`` (1, 2, ...) of ``seed``: its own stream,
+    so that one variation can be made again alone. SFC64: half the cost of NumPy's default
+    PCG64 for the sampling noise."""
+    return np.random.Generator(np.random.SFC64(np.random.SeedSequence(seed,
+                                                                      spawn_key=(variation,))))
+
+
+class VariationRngs:
+    """One random stream per batch row: row k's draws depend on its own stream alone, so a
+    variation comes out the same whether it is generated alone or in a batch.
+
+    Offers the few :class:`numpy.random.Generator` methods generation uses on a whole batch
+    (the first axis of ``size`` is the batch)."""
+
+    def __init__(self, generators: list[np.random.Generator]):
+        self.generators = list(generators)
+        self._scratch: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, seed: int, first: int, num: int) -> VariationRngs:
+        """Streams of variations ``first .. first + num - 1`` of ``seed``."""
+        return cls([variation_rng(seed, first + k) for k in range(num)])
+
+    def __len__(self) -> int:
+        return len(self.generators)
+
+    def __getitem__(self, row: int) -> np.random.Generator:
+        return self.generators[row]
+
+    def uniform(self, low: float, high: float, size: tuple[int, ...]) -> np.ndarray:
+        return np.stack([g.uniform(low, high, size[1:]) for g in self.generators])
+
+    def choice(self, a, size: int, p=None) -> np.ndarray:
+        return np.array([g.choice(a, p=p) for g in self.generators])
+
+    def gumbel(self, out: np.ndarray) -> np.ndarray:
+        """Standard Gumbel noise into ``out`` (batch first), row k from stream k."""
+        for row, g in zip(out, self.generators):
+            gumbel_noise(g, out=row)
+        return out
+
+    def gumbel_last(self, out: np.ndarray) -> np.ndarray:
+        """Standard Gumbel noise into ``out`` whose last axis is the batch (as the runtime's
+        transposed logits are): each row's draws in one call into a reused batch-first
+        buffer, then one transposing copy."""
+        shape = (out.shape[-1],) + out.shape[:-1]
+        if self._scratch is None or self._scratch.shape != shape:
+            self._scratch = np.empty(shape, np.float32)
+        np.copyto(out, np.moveaxis(self.gumbel(self._scratch), 0, -1))
+        return out
+
+
+def sample(logits: np.ndarray, config: SamplingConfig,
+           rng: np.random.Generator | VariationRngs) -> np.ndarray:
+    """One token id per row of ``logits`` (B, V); with :class:`VariationRngs`, row k draws
+    from stream k."""
     if config.greedy:
         return logits.argmax(axis=-1)
     # Gumbel-max: argmax(z + Gumbel noise) is a draw from softmax(z)
-    return (filter_logits(logits, config) + gumbel_noise(rng, logits.shape)).argmax(axis=-1)
+    noise = (rng.gumbel(np.empty(logits.shape, np.float32)) if isinstance(rng, VariationRngs)
+             else gumbel_noise(rng, logits.shape))
+    return (filter_logits(logits, config) + noise).argmax(axis=-1)

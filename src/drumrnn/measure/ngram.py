@@ -19,7 +19,11 @@ import numpy as np
 from drumrnn.core.atomic import atomic_path
 from drumrnn.core.errors import DrumrnnError
 from drumrnn.data.dataset import Dataset, load_dataset
+from drumrnn.data.hits import DrumHits
+from drumrnn.data.kits import Kit, get_kit
 from drumrnn.data.steps import step_layout
+from drumrnn.data.timing import TimeMap
+from drumrnn.generation.generate import DrumGenerator, GenerateConfig, perform_steps
 from drumrnn.model.figures import figures
 from drumrnn.model.tracks import vocabulary_of
 
@@ -280,7 +284,7 @@ class NGramModel:
         return {"total_nll": total, "tokens": len(targets), **figures("steps", sums)}
 
     # -- generation -------------------------------------------------------------------------
-    def generate(self, bars: int, num: int = 1, seed: int | None = None, temperature: float = 1.0,
+    def generate(self, bars: int, num: int = 1, seed=None, temperature: float = 1.0,
                  steps_per_bar: int | None = None) -> np.ndarray:
         """Sample ``num`` token sequences of ``bars`` 4/4 bars, step by step.
 
@@ -290,7 +294,7 @@ class NGramModel:
         Parameters
         ----------
         bars, num : int
-        seed : int or None
+        seed : int, None or a numpy SeedSequence
             Same seed, same sequences.
         temperature : float
             Above 0; each distribution is raised to the power 1 / temperature and renormalized.
@@ -374,6 +378,44 @@ class NGramModel:
         except Exception as exc:  # damaged archives raise many types
             text = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
             raise DrumrnnError(f"{path}: not a readable n-gram model ({text})") from None
+
+
+def ngram_patterns(model: NGramModel, config: GenerateConfig
+                   ) -> tuple[Kit, list[DrumHits], TimeMap]:
+    """``(kit, patterns, time_map)``: ``config.num`` patterns of the n-gram baseline, so that
+    it can be listened to as the networks are; variation k of a seed is its own stream.
+
+    The file keeps no kit: its 9 classes are played with Magenta's 9-piece kit (the
+    ``roland`` kit differs only in which GM notes some classes read). Hits are on the grid at the profile-less
+    velocity; ``config.swing`` applies; sampling uses ``config.sampling.temperature``.
+    """
+    config = config.resolved()
+    n_classes = (model.vocab_size - (model.bar_token >= 0)).bit_length() - 1
+    kit = get_kit("9")
+    if n_classes != kit.n_classes:
+        raise DrumrnnError(f"only 9-class n-gram models can be played (this one has "
+                           f"{n_classes} classes)")
+    if config.sampling.beam_size or config.sampling.top_k or config.sampling.top_p < 1 \
+            or config.sampling.greedy:
+        raise DrumrnnError("the n-gram baseline samples with --temperature only")
+    steps_per_quarter = model.steps_per_bar // 4
+    time_map = DrumGenerator.time_map(config)
+    num, den = time_map.time_signatures[0][1:]
+    if (num * model.steps_per_bar) % den:
+        raise DrumrnnError(f"a {num}/{den} bar is not a whole number of the model's steps")
+    per_bar = num * model.steps_per_bar // den
+    patterns = []
+    for k in range(config.variation, config.variation + config.num):
+        stream = np.random.SeedSequence(config.seed, spawn_key=(k,))
+        tokens = model.generate(config.bars, 1, stream, config.sampling.temperature,
+                                steps_per_bar=per_bar)[0]
+        positions = np.tile(np.arange(per_bar), config.bars)
+        quarters, pitches, velocities = perform_steps(
+            tokens, kit, {}, steps_per_quarter, np.random.default_rng(stream), humanize=False,
+            positions=positions, swing=config.swing)
+        patterns.append(DrumHits(quarters, pitches, velocities, time_map,
+                                 end_quarter=config.bars * per_bar / steps_per_quarter))
+    return kit, patterns, time_map
 
 
 def _steps_dataset(dataset: Dataset | str | Path) -> Dataset:

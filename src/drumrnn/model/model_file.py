@@ -83,12 +83,19 @@ def content_header(header: dict) -> dict:
 def load_model_file(path: str | Path) -> ModelFile:
     """Read and validate a model file; a :class:`DrumrnnError` names what is wrong."""
     path = Path(path)
+    if path.is_dir():
+        hint = (f"; its model file is {path / 'model.npz'}" if (path / "model.npz").is_file()
+                else "")
+        raise DrumrnnError(f"{path} is a folder, not a model file{hint}")
     if not path.is_file():
         raise DrumrnnError(f"no model file at {path}")
     if path.stat().st_size == 0:
         raise DrumrnnError(f"{path} is empty (0 bytes): not a drumrnn model file")
     try:
         with np.load(path, allow_pickle=False) as archive:
+            if any(name.endswith("data.pkl") for name in archive.files):
+                raise DrumrnnError(f"{path} is a training checkpoint, not a model file; "
+                                   f"generate from {path.parent / 'model.npz'}")
             if HEADER not in archive.files:
                 raise DrumrnnError(f"{path} is not a drumrnn model file (no header)")
             header = json.loads(archive[HEADER].tobytes().decode("utf-8"))
@@ -98,7 +105,9 @@ def load_model_file(path: str | Path) -> ModelFile:
     except DrumrnnError:
         raise
     except Exception as exc:  # zip and npy readers raise many types on damaged bytes
-        raise DrumrnnError(f"{path} is not a drumrnn model file ({_short(exc)})") from None
+        # NumPy's own message for pickles advises allow_pickle=True: drumrnn never does that
+        reason = "it holds pickled data" if "pickle" in str(exc) else _short(exc)
+        raise DrumrnnError(f"{path} is not a drumrnn model file ({reason})") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise DrumrnnError(f"{path} is not a drumrnn model file (format "
                            f"{header.get('format') if isinstance(header, dict) else None!r})")

@@ -51,13 +51,18 @@ class Renderer:
             raise DrumrnnError(f"{path} is not an SF2 soundfont")
         self.path, self._sf2 = path, data
 
-    def render(self, score, path: str | Path) -> Path:
-        """Write ``score`` (a symusic Score in ticks) as a WAV file, peak-normalized."""
-        pcm, rate = self.render_array(score)
+    def render(self, score, path: str | Path, loop_seconds: float | None = None) -> Path:
+        """Write ``score`` (a symusic Score in ticks) as a WAV file, peak-normalized (see
+        :meth:`render_array` for ``loop_seconds``)."""
+        pcm, rate = self.render_array(score, loop_seconds)
         return write_wav(pcm, rate, path)
 
-    def render_array(self, score) -> tuple[np.ndarray, int]:
-        """``score`` rendered and peak-normalized: int16 samples (frames, channels), rate."""
+    def render_array(self, score, loop_seconds: float | None = None) -> tuple[np.ndarray, int]:
+        """``score`` rendered and peak-normalized: int16 samples (frames, channels), rate.
+
+        With ``loop_seconds`` the audio is exactly that long and what rings on past the end
+        (cymbals, the last bar's tails) is mixed back into the start, so that it loops
+        seamlessly; else the last hits ring out for :data:`TAIL_SECONDS`."""
         import midirenderer
         import symusic
 
@@ -73,6 +78,8 @@ class Renderer:
         with wave.open(io.BytesIO(rendered)) as src:
             rate, channels = src.getframerate(), src.getnchannels()
             pcm = np.frombuffer(src.readframes(src.getnframes()), "<i2").reshape(-1, channels)
+        if loop_seconds is not None:
+            pcm = loop_audio(pcm.astype(np.int32), int(round(loop_seconds * rate)))
         peak = int(np.abs(pcm.astype(np.int32)).max(initial=0)) or 1
         gain = 10 ** (PEAK_DBFS / 20) * 32767 / peak
         return np.clip(np.round(pcm * gain), -32768, 32767).astype("<i2"), rate
@@ -86,3 +93,13 @@ def write_wav(pcm: np.ndarray, rate: int, path: str | Path) -> Path:
         out.setframerate(rate)
         out.writeframes(np.ascontiguousarray(pcm, "<i2").tobytes())
     return Path(path)
+
+
+def loop_audio(pcm: np.ndarray, frames: int) -> np.ndarray:
+    """``pcm`` (frames, channels) cut to ``frames``, with everything after the cut added
+    back from the start (wrapping again if the tail is longer than the loop)."""
+    out = np.zeros((frames, pcm.shape[1]), dtype=np.int64)
+    for start in range(0, len(pcm), max(frames, 1)):
+        chunk = pcm[start:start + frames]
+        out[:len(chunk)] += chunk
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +16,10 @@ NOTE_QUARTERS = 0.125
 
 
 def hits_to_score(hits: DrumHits, track_name: str = "Drums",
-                  ticks_per_quarter: int = TICKS_PER_QUARTER):
-    """A symusic Score holding ``hits`` on one drum track, with tempos and time signatures."""
+                  ticks_per_quarter: int = TICKS_PER_QUARTER, end_quarter: float | None = None):
+    """A symusic Score holding ``hits`` on one drum track, with tempos and time signatures.
+
+    With ``end_quarter`` no note sounds past it (a loop's notes end by its last bar line)."""
     import symusic
 
     tpq = ticks_per_quarter
@@ -33,12 +36,42 @@ def hits_to_score(hits: DrumHits, track_name: str = "Drums",
         gaps = np.diff(ticks[at])
         # A note must end before the same drum strikes again, else readers merge the two.
         durations[at[:-1]] = np.clip(np.minimum(durations[at[:-1]], gaps), 1, None)
-    velocities = np.clip(hits.velocities, 1, 127)
+    if end_quarter is not None:
+        end = int(round(end_quarter * tpq))
+        keep = ticks < end
+        ticks, durations = ticks[keep], np.clip(np.minimum(durations[keep], end - ticks[keep]),
+                                                1, None)
+        pitches, velocities = hits.pitches[keep], hits.velocities[keep]
+    else:
+        pitches, velocities = hits.pitches, hits.velocities
+    velocities = np.clip(velocities, 1, 127)
     for tick, duration, pitch, velocity in zip(ticks.tolist(), durations.tolist(),
-                                               hits.pitches.tolist(), velocities.tolist()):
+                                               pitches.tolist(), velocities.tolist()):
         track.notes.append(symusic.Note(tick, duration, pitch, velocity))
     score.tracks.append(track)
     return score
+
+
+def midi_bytes(score, end_quarter: float | None = None, text: str | None = None) -> bytes:
+    """The Standard MIDI File of a symusic ``score``: every track's end-of-track exactly at
+    ``end_quarter`` (symusic puts it one tick after the last event), and ``text`` as a text
+    meta event at the start of the first track (the generation settings)."""
+    data = score.dumps_midi()
+    if end_quarter is None and text is None:
+        return data
+    import mido
+
+    midi = mido.MidiFile(file=io.BytesIO(data))
+    end = None if end_quarter is None else int(round(end_quarter * midi.ticks_per_beat))
+    for index, track in enumerate(midi.tracks):
+        if end is not None and track and track[-1].type == "end_of_track":
+            before = sum(message.time for message in track[:-1])
+            track[-1] = track[-1].copy(time=max(end - before, 0))
+        if index == 0 and text is not None:
+            track.insert(0, mido.MetaMessage("text", text=text, time=0))
+    buffer = io.BytesIO()
+    midi.save(file=buffer)
+    return buffer.getvalue()
 
 
 def write_midi(hits: DrumHits, path: str | Path, track_name: str = "Drums") -> Path:

@@ -125,3 +125,24 @@ def test_events_datasets_and_bad_arguments_are_refused(pattern_data):
         NGramModel.fit(pattern_data["steps"], 0)
     with pytest.raises(DrumrnnError, match="discount must lie in"):
         NGramModel.fit(pattern_data["steps"], 2, discount=1.5)
+
+
+@pytest.mark.parametrize("name", ["steps", "bars"])
+def test_generate_command_plays_an_ngram_model(pattern_data, tmp_path, capsys, name):
+    from drumrnn.cli import main
+    from drumrnn.data.midi_read import read_drum_hits
+
+    path = NGramModel.fit(pattern_data[name], 3).save(tmp_path / "ngram.npz")
+    assert main(["generate", "--model", str(path), "--bars", "4", "--num", "2", "--seed", "3",
+                 "--temperature", "0.05", "--out", str(tmp_path / "out")]) == 0
+    first = read_drum_hits(tmp_path / "out" / "drums_1.mid")
+    assert 15 < first.quarters.max() < 16
+    # the pattern learned: kick + closed hi-hat on the first step, snare on the second beat
+    assert set(first.pitches[first.quarters == 0].tolist()) == {36, 42}
+    assert 38 in first.pitches[first.quarters == 1].tolist()
+    assert main(["generate", "--model", str(path), "--bars", "4", "--seed", "3", "--variation",
+                 "2", "--temperature", "0.05", "--out", str(tmp_path / "again")]) == 0
+    assert np.array_equal(read_drum_hits(tmp_path / "again" / "drums_2.mid").quarters,
+                          read_drum_hits(tmp_path / "out" / "drums_2.mid").quarters)
+    assert main(["generate", "--model", str(path), "--greedy", "--out", str(tmp_path / "g")]) == 1
+    assert "samples with --temperature only" in capsys.readouterr().err

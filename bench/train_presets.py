@@ -36,7 +36,7 @@ def run_one(name: str, preset: str, overrides: list[str], data: Path, out: Path,
             minutes: float, eval_every: int | None) -> str:
     """Train one run (unless it finished in an earlier invocation); returns its command."""
     cmd = [sys.executable, "-m", "drumrnn", "train", str(data), "--preset", preset,
-           "--out", str(out), "--minutes", str(minutes), "--threads", "1", "--quiet",
+           "--out", str(out), "--overwrite", "--minutes", str(minutes), "--threads", "1", "--quiet",
            *(["--eval-every", str(eval_every)] if eval_every else []), *overrides]
     if not (out / "model.npz").is_file():
         proc = subprocess.run(cmd, capture_output=True, text=True)

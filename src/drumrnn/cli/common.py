@@ -52,6 +52,8 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
     from drumrnn.training.train_config import CLIP_MODES, MODES, OPTIMIZERS, TrainConfig
 
     choices = {"cell": CELLS, "optimizer": OPTIMIZERS, "mode": MODES, "clip_mode": CLIP_MODES}
+    helps = {"minutes": "train this many minutes more (also on --resume); default: no time "
+                        "limit"}
     for cls, title in ((ModelConfig, "model (overrides the preset)"),
                        (TrainConfig, "training (overrides the preset)")):
         group = parser.add_argument_group(title)
@@ -63,7 +65,8 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
             elif f.name in choices:
                 group.add_argument(option, choices=choices[f.name], default=None)
             else:
-                group.add_argument(option, type=kind, default=None, metavar=kind.__name__.upper())
+                group.add_argument(option, type=kind, default=None, metavar=kind.__name__.upper(),
+                                   help=helps.get(f.name))
 
 
 def boolean(text: str) -> bool:

@@ -19,20 +19,32 @@ def cmd_train(args) -> int:
 
     names = [f.name for cls in (ModelConfig, TrainConfig) for f in dataclasses.fields(cls)]
     overrides = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+    if overrides.get("minutes") == 0:
+        raise DrumrnnError("--minutes is how many more minutes to train; leave it out for no "
+                           "time limit")
     progress = sys.stderr.isatty() and not args.quiet
     if args.resume:
-        budget = {k: overrides.pop(k) for k in ("epochs", "minutes", "max_steps") if k in overrides}
+        more = overrides.pop("minutes", None)
+        budget = {k: overrides.pop(k) for k in ("epochs", "max_steps") if k in overrides}
         if overrides:
             raise DrumrnnError("a resumed run keeps its settings; only --epochs, --minutes and "
                                f"--max-steps may change (got {', '.join(sorted(overrides))})")
-        trainer = Trainer.resume(args.resume, progress=progress, data_dir=args.data, **budget)
+        if args.overwrite:
+            raise DrumrnnError("--overwrite starts a new run; it does not combine with --resume")
+        trainer = Trainer.resume(args.resume, progress=progress, data_dir=args.data,
+                                 more_minutes=more, **budget)
     else:
         if args.data is None or args.out is None:
             raise DrumrnnError("give a prepared dataset folder and --out RUN_DIR (or --resume RUN_DIR)")
         preset = get_preset(args.preset)
         model_cfg, train_cfg = apply_overrides(preset, overrides)
         _check_preset_fits(preset, args.data)
-        trainer = Trainer(args.data, args.out, model_cfg, train_cfg, preset.name, progress)
+        trainer = Trainer(args.data, args.out, model_cfg, train_cfg, preset.name, progress,
+                          overwrite=args.overwrite)
+    if not args.quiet:
+        print(f"training {trainer.run_dir}: {trainer.budget_text()}", flush=True)
+        if not progress:  # piped: one line per validation instead of a progress bar
+            trainer.on_validation = _print_validation
     result = trainer.run()
     best = result.best
     if best:
@@ -43,11 +55,26 @@ def cmd_train(args) -> int:
             line += (f"; test perplexity {result.test['test_perplexity']:.3f}, accuracy "
                      f"{result.test['test_accuracy']:.3f}")
         print(line)
-    print(f"stopped by {result.stopped_by} after {result.steps} steps; model: {result.model_path}")
+    print(f"stopped after {result.steps} steps: {STOP_REASONS.get(result.stopped_by, result.stopped_by)}"
+          f"; model: {result.model_path}")
     if result.stopped_by in ("interrupted", "terminated"):
         print(f"resume with: drumrnn train --resume {result.run_dir}")
         return 130 if result.stopped_by == "interrupted" else 143
     return 0
+
+
+STOP_REASONS = {
+    "epochs": "the epochs budget was reached", "steps": "the steps budget was reached",
+    "minutes": "the time budget was reached",
+    "early stopping": "validation stopped improving (early stopping)",
+    "interrupted": "interrupted (Ctrl+C); it saved its state",
+    "terminated": "terminated (SIGTERM); it saved its state"}
+
+
+def _print_validation(row: dict) -> None:
+    print(f"step {row['step']} epoch {row['epoch']:g} ({row['elapsed_s'] / 60:.1f} min): train "
+          f"loss {row['train_loss']:.4f}, validation loss {row['val_loss']:.4f}, perplexity "
+          f"{row['val_perplexity']:.3f}, accuracy {row['val_accuracy']:.3f}", flush=True)
 
 
 def _check_preset_fits(preset, data_dir) -> None:
@@ -73,7 +100,11 @@ def add_train(sub) -> None:
     p.add_argument("--preset", default="default", choices=list(PRESETS))
     p.add_argument("--out", type=Path, help="run folder (checkpoints, metrics, model.npz)")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR",
-                   help="continue the run in RUN_DIR from its last checkpoint")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+                   help="continue the run in RUN_DIR from its last checkpoint (--minutes N: "
+                        "N more minutes; --epochs/--max-steps: new totals)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run already in --out (its checkpoints, metrics and model)")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress (default: a bar on a terminal, else a line per validation)")
     add_config_options(p)
     p.set_defaults(func=cmd_train)

@@ -17,6 +17,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import signal
 import time
 from dataclasses import dataclass, field
@@ -46,6 +47,9 @@ CHECKPOINT_LAST = "checkpoint-last.pt"
 CHECKPOINT_BEST = "checkpoint-best.pt"
 MODEL_FILE = "model.npz"
 METRICS_CSV = "metrics.csv"
+TENSORBOARD = "tensorboard"
+#: What a run folder holds; ``overwrite`` removes exactly these.
+RUN_FILES = (CHECKPOINT_LAST, CHECKPOINT_BEST, MODEL_FILE, METRICS_CSV, TENSORBOARD)
 DEFAULT_EPOCHS = 20
 
 
@@ -129,14 +133,29 @@ def _optimizer(model: DrumLM, cfg: TrainConfig):
     return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
 
 
+def existing_run_files(run_dir: str | Path) -> list[Path]:
+    """The files of a training run in ``run_dir`` (none for a new or unrelated folder)."""
+    return [Path(run_dir) / name for name in RUN_FILES if (Path(run_dir) / name).exists()]
+
+
 class Trainer:
-    """One training run: build with the configs, then :meth:`run`."""
+    """One training run: build with the configs, then :meth:`run`.
+
+    A new run refuses a ``run_dir`` that holds a run (continue it with :meth:`resume`)
+    unless ``overwrite``, which removes that run's files first. ``on_validation``, if set,
+    is called with each validation's metrics row.
+    """
 
     def __init__(self, data_dir: str | Path, run_dir: str | Path, model_cfg: ModelConfig,
                  train_cfg: TrainConfig, preset: str | None = None, progress: bool = False,
-                 log=print):
-        self.dataset = load_dataset(data_dir)
+                 log=print, overwrite: bool = False, _resuming: bool = False):
         self.run_dir = Path(run_dir)
+        earlier = [] if _resuming else existing_run_files(self.run_dir)
+        if earlier and not overwrite:
+            raise DrumrnnError(f"{self.run_dir} already holds a training run; continue it with "
+                               f"--resume {self.run_dir}, or pass --overwrite to replace it")
+        self.dataset = load_dataset(data_dir)
+        self.on_validation = None
         self.model_cfg, self.cfg, self.preset = model_cfg, train_cfg, preset
         self.progress, self.log = progress, log
         self.vocab = vocabulary_of(self.dataset)
@@ -173,6 +192,8 @@ class Trainer:
         self.profile = learn_profile(self.dataset)
         self.manifest_sha256 = hashlib.sha256(
             (self.dataset.path / "manifest.json").read_bytes()).hexdigest()
+        for path in earlier:  # only once everything else is known to work
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
 
     # -- checkpoints -------------------------------------------------------------------------
     def _checkpoint(self) -> dict:
@@ -190,16 +211,20 @@ class Trainer:
 
     @classmethod
     def resume(cls, run_dir: str | Path, progress: bool = False, log=print,
-               data_dir: str | Path | None = None, **budget) -> Trainer:
+               data_dir: str | Path | None = None, more_minutes: float | None = None,
+               **budget) -> Trainer:
         """Continue the run in ``run_dir`` from its last checkpoint; ``budget`` may change
-        ``epochs``, ``minutes`` or ``max_steps``."""
+        the total ``epochs``, ``minutes`` or ``max_steps``; ``more_minutes`` gives the run
+        that many minutes more than it has trained."""
         path = Path(run_dir) / CHECKPOINT_LAST
         ckpt = load_checkpoint(path)
         model_cfg = ModelConfig.from_dict(json.loads(ckpt["model_config"]))
-        cfg = TrainConfig.from_dict({**json.loads(ckpt["train_config"]),
-                                     **{k: v for k, v in budget.items() if v is not None}})
+        budget = {k: v for k, v in budget.items() if v is not None}
+        if more_minutes is not None:
+            budget["minutes"] = ckpt["elapsed"] / 60 + more_minutes
+        cfg = TrainConfig.from_dict({**json.loads(ckpt["train_config"]), **budget})
         trainer = cls(data_dir or ckpt["data_dir"], run_dir, model_cfg, cfg,
-                      ckpt["preset"] or None, progress, log)
+                      ckpt["preset"] or None, progress, log, _resuming=True)
         check_model_state(ckpt, trainer.vocab, path)
         try:
             trainer.model.load_state_dict(ckpt["model"])
@@ -260,6 +285,26 @@ class Trainer:
             return "early stopping"
         return None
 
+    def budget_text(self) -> str:
+        """What :meth:`run` will do, in one line: its limits, and where it starts."""
+        cfg = self.cfg
+        epochs = cfg.epochs or (0 if cfg.minutes or cfg.max_steps else DEFAULT_EPOCHS)
+        limits = [f"{epochs:g} epochs" if epochs else "",
+                  f"{cfg.max_steps} steps" if cfg.max_steps else "",
+                  f"{cfg.minutes:.3g} minutes of training" if cfg.minutes else ""]
+        text = "until " + " or ".join(filter(None, limits))
+        if cfg.patience:
+            text += (f", or early stopping after {cfg.patience} validations without "
+                     "improvement")
+        if self.step:
+            text = (f"resuming at step {self.step} (epoch {self.epoch}, "
+                    f"{self.elapsed / 60:.1f} minutes trained): {text}")
+            done = self._budget_reached()
+            if done:
+                text += f"; nothing to do: the {done} budget is already reached" \
+                    if done != "early stopping" else "; nothing to do: it stopped early"
+        return text
+
     def _validate(self, train_loss: float, final: bool = False) -> dict:
         """Validate, log, keep the best model; a ``final`` validation (a run stopping between
         scheduled ones) changes no training state, so that resuming stays exact."""
@@ -286,6 +331,8 @@ class Trainer:
                 save_checkpoint(self.run_dir / CHECKPOINT_BEST, self._checkpoint())
             save_checkpoint(self.run_dir / CHECKPOINT_LAST, self._checkpoint())
         self._write_metrics()
+        if self.on_validation is not None:
+            self.on_validation(row)
         if self._writer is not None:
             for key, value in row.items():
                 if key not in ("step", "epoch"):
@@ -295,7 +342,17 @@ class Trainer:
     def run(self) -> TrainResult:
         """Train until the budget, early stopping or a stop signal; returns how it ended.
 
-        Holds the run folder's lock: a second run into the same folder is refused."""
+        Holds the run folder's lock: a second run into the same folder is refused. A resumed
+        run whose budget is already reached changes no file."""
+        done = self._budget_reached()
+        if done and self.step:
+            model = self.run_dir / MODEL_FILE
+            test = {}
+            if self.best and model.is_file():
+                test = {k: v for k, v in load_model_file(model).header.get("metrics", {}).items()
+                        if k.startswith("test_")}
+            return TrainResult(self.run_dir, model if self.best else None, self.step, done,
+                               self.best, test)
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -348,7 +405,8 @@ class Trainer:
                         self.step += 1
                         self.batch_in_epoch += 1
                         self.tokens += int(arrays["mask"].sum())
-                        loss_sum += loss.item()
+                        loss_value = loss.item()  # float(loss) would warn: it needs grad
+                        loss_sum += loss_value
                         loss_count += 1
                         self.elapsed += time.perf_counter() - started
                         if self.step % cfg.eval_every == 0:
@@ -357,7 +415,7 @@ class Trainer:
                             loss_sum = loss_count = 0.0
                             val_ppl = f"{row['val_perplexity']:.2f}"
                         if self.progress and (self.step % 10 == 0 or loss_count == 0):
-                            bar.set_postfix(loss=f"{float(loss):.3f}", val_ppl=val_ppl,
+                            bar.set_postfix(loss=f"{loss_value:.3f}", val_ppl=val_ppl,
                                             tok_s=round(self.tokens / max(self.elapsed, 1e-9)),
                                             left=self._time_left(), refresh=False)
                         bar.update()
@@ -410,5 +468,5 @@ def _tensorboard(run_dir: Path):
     except ImportError:  # tensorboard is optional
         return None
     with contextlib.suppress(OSError):  # logs are a convenience; the run's files are not
-        return SummaryWriter(str(run_dir / "tensorboard"))
+        return SummaryWriter(str(run_dir / TENSORBOARD))
     return None

@@ -47,12 +47,12 @@ def test_inspect_summarizes_and_names_dropped_pitches(capsys, midi_file):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["inspect", "missing.mid"], "no such file"),
+    (["inspect", "missing.mid"], "missing.mid: no such file"),
     (["inspect", "{bad}"], "not a MIDI file"),
     (["inspect", "{keys}"], "notes found on channel 2"),
     (["inspect", "{keys}", "--channel", "0"], "channel must be 1..16"),
     (["encode", "{keys}", "--steps-per-quarter", "0"], "steps_per_quarter must be 1..96"),
-    (["prepare", "{empty}", "--out", "{out}"], "no .mid or .midi files"),
+    (["prepare", "{empty}", "--out", "{out}"], "no .mid, .midi or .txt files"),
     (["prepare", "{empty}", "--out", "{out}", "--split", "9/1"], "--split must look like"),
     (["prepare", "{empty}", "--out", "{out}", "--bpm", "fast"], "bpm range must look like"),
 ])
@@ -73,7 +73,7 @@ def test_console_script_exit_status_without_traceback(tmp_path):
     result = subprocess.run([sys.executable, "-m", "drumrnn", "inspect", str(bad)],
                             capture_output=True, text=True)
     assert result.returncode == 1
-    assert result.stderr == "drumrnn inspect: error: empty file\n"
+    assert result.stderr == f"drumrnn inspect: error: {bad}: empty file\n"
 
 
 def test_prepare_command_reports_counts(capsys, tmp_path):

@@ -80,7 +80,7 @@ def test_no_usable_file_fails_loudly_and_writes_nothing(tmp_path):
         prepare(src, tmp_path / "out")
     assert not (tmp_path / "out").exists()
     assert list(tmp_path.iterdir()) == [src]  # no temporary folder left behind
-    with pytest.raises(DrumrnnError, match="no .mid or .midi files"):
+    with pytest.raises(DrumrnnError, match="no .mid, .midi or .txt files"):
         prepare(_empty(tmp_path), tmp_path / "o2")
     with pytest.raises(DrumrnnError, match="no such folder"):
         prepare(tmp_path / "nowhere", tmp_path / "o3")

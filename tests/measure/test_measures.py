@@ -148,3 +148,16 @@ def test_evaluate_command_prints_a_table_or_json(tmp_path, one_drum_data, capsys
     assert main(["evaluate", str(tmp_path / "u.npz"), str(one_drum_data), "--json", "-"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["bits"] == pytest.approx(1.0) and result["split"] == "test"
+
+
+def test_an_undefined_precision_reads_as_a_dash_and_json_null(tmp_path, one_drum_data, capsys):
+    import json
+
+    from drumrnn.cli import main
+
+    model = one_drum_model(tmp_path / "s.npz", ZERO_HEAD, [20.0, 0.0])  # never predicts a hit
+    assert main(["evaluate", str(model.path), str(one_drum_data), "--json",
+                 str(tmp_path / "e.json")]) == 0
+    out = capsys.readouterr().out
+    assert "drum  - / 0.000 / " in out and "nan" not in out
+    assert json.loads((tmp_path / "e.json").read_text())["per_class"]["drum"]["precision"] is None

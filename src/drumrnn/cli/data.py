@@ -25,10 +25,12 @@ def cmd_prepare(args) -> int:
     labels = LabelSource(str(args.labels) if args.labels else None, args.style_from_folder)
     limits = ReadLimits(max_bars=args.max_bars, max_gap_bars=args.max_gap_bars)
     config = PrepareConfig(encoding, source, groove_filter, fractions, args.max_file_mb, labels,
-                           limits=limits)
+                           limits=limits, min_per_split=args.min_per_split)
     report = prepare(args.source, args.out, config, workers=args.workers,
                      progress=sys.stderr.isatty() and not args.quiet)
     print(report.summary())
+    for warning in report.warnings:
+        print(f"drumrnn prepare: warning: {warning}", file=sys.stderr)
     if report.reused:
         print(f"reused {report.reused} unchanged files from the previous output")
     return 0
@@ -93,8 +95,11 @@ def cmd_download(args) -> int:
 
 
 def add_prepare(sub) -> None:
-    p = sub.add_parser("prepare", help="turn a folder of drum MIDI (or the GMD) into a dataset")
-    p.add_argument("source", type=Path, help="folder of .mid/.midi files, or a GMD folder")
+    p = sub.add_parser("prepare", help="turn a folder of drum MIDI (or the GMD, or text "
+                                       "corpora) into a dataset")
+    p.add_argument("source", type=Path,
+                   help="folder of .mid/.midi files and LSTMetallica .txt corpora, one .txt "
+                        "corpus, or a GMD folder")
     p.add_argument("--out", type=Path, required=True, help="dataset folder to write")
     add_encoding_options(p)
     f = p.add_argument_group("Groove MIDI Dataset filters")
@@ -113,6 +118,9 @@ def add_prepare(sub) -> None:
                      help="each file's style is its parent folder's name")
     p.add_argument("--split", default="90/5/5", metavar="TRAIN/VAL/TEST",
                    help="shares for plain folders, split by content hash (default 90/5/5)")
+    p.add_argument("--min-per-split", type=int, default=0, metavar="N",
+                   help="plain folders: move files from train until validation and test "
+                        "hold at least N each")
     p.add_argument("--max-file-mb", type=float, default=16.0, help="skip larger files")
     p.add_argument("--max-bars", type=int, default=4096, metavar="N",
                    help="cut pieces after N bars (default 4096)")

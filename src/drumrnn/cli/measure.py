@@ -92,9 +92,10 @@ def cmd_ngram(args) -> int:
 
 
 def cmd_info(args) -> int:
+    from drumrnn.generation.generate import bundled_model_path
     from drumrnn.model.model_file import describe, load_model_file
 
-    print(describe(load_model_file(args.model)))
+    print(describe(load_model_file(args.model or bundled_model_path())))
     return 0
 
 
@@ -129,6 +130,6 @@ def add_ngram(sub) -> None:
 
 
 def add_info(sub) -> None:
-    p = sub.add_parser("info", help="describe a model file")
-    p.add_argument("model", type=Path)
+    p = sub.add_parser("info", help="describe a model file (default: the bundled model)")
+    p.add_argument("model", type=Path, nargs="?", default=None)
     p.set_defaults(func=cmd_info)

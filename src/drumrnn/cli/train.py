@@ -41,6 +41,10 @@ def cmd_train(args) -> int:
         _check_preset_fits(preset, args.data)
         trainer = Trainer(args.data, args.out, model_cfg, train_cfg, preset.name, progress,
                           overwrite=args.overwrite)
+    from drumrnn.data.dataset import split_warnings
+
+    for warning in split_warnings(trainer.dataset.manifest, hashed=False)[:1]:
+        print(f"drumrnn train: warning: {warning}", file=sys.stderr)
     if not args.quiet:
         print(f"training {trainer.run_dir}: {trainer.budget_text()}", flush=True)
         if not progress:  # piped: one line per validation instead of a progress bar

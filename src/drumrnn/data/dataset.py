@@ -41,6 +41,9 @@ FORMAT = "drumrnn-dataset"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 MIDI_SUFFIXES = (".mid", ".midi")
+TEXT_SUFFIX = ".txt"  # LSTMetallica's text corpus (see drumrnn.data.text_corpus)
+#: A split with fewer files than this gets a warning: figures measured on it are noise.
+FEW_FILES = 5
 #: Below this many files to parse, worker processes cost more than they save.
 PARALLEL_MIN_FILES = 200
 
@@ -64,6 +67,9 @@ class PrepareConfig:
         Where plain folders' style and kind labels come from (the GMD has its own).
     limits : ReadLimits
         Bounds on the work one file may cause (length, silences, tempo events...).
+    min_per_split : int
+        Plain folders: move files from train (by content hash) until validation and test
+        hold at least this many; 0 = the hash split as it falls.
     """
 
     encoding: EncodingConfig = field(default_factory=EncodingConfig)
@@ -73,8 +79,11 @@ class PrepareConfig:
     max_file_mb: float = MAX_FILE_MB
     labels: LabelSource = field(default_factory=LabelSource)
     limits: ReadLimits = field(default_factory=ReadLimits)
+    min_per_split: int = 0
 
     def __post_init__(self) -> None:
+        if self.min_per_split < 0:
+            raise DrumrnnError(f"min per split must not be negative, got {self.min_per_split}")
         fractions = self.split_fractions
         if len(fractions) != 3 or min(fractions) < 0 or abs(sum(fractions) - 1) > 1e-6:
             raise DrumrnnError(f"split fractions must be 3 shares summing to 1, got {fractions}")
@@ -83,8 +92,8 @@ class PrepareConfig:
         return {"encoding": self.encoding.to_dict(), "kit": self.encoding.kit_obj.to_dict(),
                 "source": self.source.to_dict(), "groove_filter": self.groove_filter.to_dict(),
                 "split_fractions": list(self.split_fractions), "max_file_mb": self.max_file_mb,
-                "labels": self.labels.to_dict(),
-                "limits": self.limits.to_dict()}
+                "labels": self.labels.to_dict(), "limits": self.limits.to_dict(),
+                "min_per_split": self.min_per_split}
 
 
 @dataclass
@@ -93,6 +102,7 @@ class _Candidate:
     relpath: str
     split: str | None  # None: decided by content hash
     metadata: dict
+    text: bytes | None = None  # a piece of a text corpus (its words), not a MIDI file
 
 
 @dataclass
@@ -103,6 +113,7 @@ class PrepareReport:
     manifest: dict
     parsed: int
     reused: int
+    warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         splits = self.manifest["splits"]
@@ -133,15 +144,42 @@ def _hash_split(digest: str, fractions: tuple[float, float, float]) -> str:
     return "validation" if share < fractions[0] + fractions[1] else "test"
 
 
-def find_midi_files(folder: Path) -> list[Path]:
-    """Every .mid/.midi file under ``folder``, recursively, in a stable order."""
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES
+def find_midi_files(folder: Path, suffixes: tuple[str, ...] = MIDI_SUFFIXES) -> list[Path]:
+    """Every .mid/.midi file (or other ``suffixes``) under ``folder``, recursively, in a
+    stable order."""
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in suffixes
                   and not p.name.startswith("."))
 
 
+def _text_candidates(path: Path, relpath: str, config: PrepareConfig,
+                     metadata: dict) -> list[_Candidate]:
+    """One candidate per piece of a text corpus file, each with ``metadata``."""
+    from drumrnn.data.text_corpus import corpus_pieces
+
+    try:
+        text = read_bytes_checked(path, config.max_file_mb, midi=False).decode("utf-8")
+    except MidiReadError as exc:
+        raise DrumrnnError(f"{path}: {exc}") from None
+    except UnicodeDecodeError:
+        raise DrumrnnError(f"{path} is not a text corpus (not UTF-8 text)") from None
+    pieces = corpus_pieces(text)
+    return [_Candidate(path, f"{relpath}#{k + 1}" if len(pieces) > 1 else relpath, None,
+                       dict(metadata), piece.encode("utf-8")) for k, piece in enumerate(pieces)]
+
+
 def _candidates(source: Path, config: PrepareConfig) -> tuple[str, list[_Candidate]]:
+    if source.is_file() and source.suffix.lower() == TEXT_SUFFIX:
+        if not config.groove_filter.is_empty():
+            raise DrumrnnError("Groove MIDI Dataset filters need a GMD folder, not a text corpus")
+        table = read_labels_csv(config.labels.labels_csv) if config.labels.labels_csv else None
+        candidates = _text_candidates(source, source.name, config, {
+            "labels": folder_labels(source.name, config.labels, table)})
+        if not candidates:
+            raise DrumrnnError(f"{source} holds no words")
+        return "text", candidates
     if source.is_file():
-        raise DrumrnnError(f"{source} is a file; prepare takes a folder of MIDI files")
+        raise DrumrnnError(f"{source} is a file; prepare takes a folder of MIDI files or "
+                           "text corpora, or one text corpus (.txt)")
     if not source.is_dir():
         raise DrumrnnError(f"no such folder: {source}")
     if is_groove_folder(source):
@@ -162,15 +200,17 @@ def _candidates(source: Path, config: PrepareConfig) -> tuple[str, list[_Candida
     if not config.groove_filter.is_empty():
         raise DrumrnnError(f"{source} is not a Groove MIDI Dataset folder (no info.csv): "
                            "style, beat type, drummer, bpm and time signature filters need one")
-    files = find_midi_files(source)
+    files = find_midi_files(source, MIDI_SUFFIXES + (TEXT_SUFFIX,))
     if not files:
-        raise DrumrnnError(f"no .mid or .midi files under {source}")
+        raise DrumrnnError(f"no .mid, .midi or .txt files under {source}")
     table = read_labels_csv(config.labels.labels_csv) if config.labels.labels_csv else None
     candidates = []
     for p in files:
         relpath = p.relative_to(source).as_posix()
-        labels = folder_labels(relpath, config.labels, table)
-        candidates.append(_Candidate(p, relpath, None, {"labels": labels}))
+        metadata = {"labels": folder_labels(relpath, config.labels, table)}
+        candidates += (_text_candidates(p, relpath, config, metadata)
+                       if p.suffix.lower() == TEXT_SUFFIX
+                       else [_Candidate(p, relpath, None, metadata)])
     return "folder", candidates
 
 
@@ -178,12 +218,21 @@ def _candidates(source: Path, config: PrepareConfig) -> tuple[str, list[_Candida
 INTERNAL_ERROR = "internal error"
 
 
-def _encode_bytes(job: tuple[bytes, DrumSource, EncodingConfig, ReadLimits]
+def _encode_bytes(job: tuple[bytes, DrumSource, EncodingConfig, ReadLimits, bool]
                   ) -> EncodedTrack | str:
-    """A file's track, or the one-line reason it is skipped; never raises."""
-    data, source, encoding, limits = job
+    """A file's (or a text corpus piece's) track, or the one-line reason it is skipped;
+    never raises."""
+    data, source, encoding, limits, is_text = job
     try:
-        hits = parse_drum_hits(data, source, limits)
+        if is_text:
+            from drumrnn.data.text_corpus import read_words
+
+            try:
+                hits = read_words(data.decode("utf-8"))
+            except DrumrnnError as exc:
+                return str(exc)
+        else:
+            hits = parse_drum_hits(data, source, limits)
         track = encode_track(hits, encoding)
         if track.n_hits == 0:
             pitches = ", ".join(str(p) for p in sorted(track.dropped)[:8])
@@ -247,7 +296,8 @@ def _prepare_locked(source: Path, out: Path, config: PrepareConfig, kind: str,
     pending: list[tuple[_Candidate, str, bytes | None]] = []
     for cand in candidates:
         try:
-            data = read_bytes_checked(cand.path, config.max_file_mb)
+            data = cand.text if cand.text is not None else \
+                read_bytes_checked(cand.path, config.max_file_mb)
         except MidiReadError as exc:
             skipped.append({"path": cand.relpath, "reason": str(exc)})
             continue
@@ -258,8 +308,8 @@ def _prepare_locked(source: Path, out: Path, config: PrepareConfig, kind: str,
         seen[digest] = cand.relpath
         pending.append((cand, digest, None if digest in previous else data))
 
-    to_parse = [(data, config.source, config.encoding, config.limits)
-                for _, _, data in pending if data]
+    to_parse = [(data, config.source, config.encoding, config.limits, cand.text is not None)
+                for cand, _, data in pending if data]
     parsed = iter(_parse_all(to_parse, workers, progress))
     kept: dict[str, list[tuple[dict, EncodedTrack]]] = {s: [] for s in SPLITS}
     dropped_total: Counter[int] = Counter()
@@ -281,6 +331,8 @@ def _prepare_locked(source: Path, out: Path, config: PrepareConfig, kind: str,
                  "file_bpm": round(result.bpm, 3),
                  **({"trimmed": result.trimmed} if result.trimmed else {}), **metadata}
         kept[split].append((entry, result))
+    if kind != "groove" and config.min_per_split:
+        _fill_small_splits(kept, config.min_per_split)
     if not any(kept.values()):
         reasons = "; ".join(f"{s['path']}: {s['reason']}" for s in skipped[:3])
         raise DrumrnnError(f"no usable file among {len(candidates)} under {source}"
@@ -293,7 +345,42 @@ def _prepare_locked(source: Path, out: Path, config: PrepareConfig, kind: str,
         (tmp / MANIFEST).write_text(text + "\n", encoding="utf-8")
     manifest = json.loads(text)
     return PrepareReport(out, manifest, parsed=len(to_parse),
-                         reused=len(pending) - len(to_parse))
+                         reused=len(pending) - len(to_parse),
+                         warnings=split_warnings(manifest, kind != "groove"))
+
+
+def _fill_small_splits(kept: dict, minimum: int) -> None:
+    """Move files from train to validation and test until each holds ``minimum`` (the
+    train files with the lowest content hashes go first, so the choice is repeatable)."""
+    needed = sum(max(minimum - len(kept[s]), 0) for s in ("validation", "test"))
+    if not needed:
+        return
+    if len(kept["train"]) - needed < minimum:
+        total = sum(len(t) for t in kept.values())
+        raise DrumrnnError(f"{total} files cannot give each of the 3 splits {minimum} files; "
+                           "lower --min-per-split or add files")
+    kept["train"].sort(key=lambda pair: pair[0]["sha256"])
+    for split in ("validation", "test"):
+        while len(kept[split]) < minimum:
+            entry, track = kept["train"].pop(0)
+            kept[split].append(({**entry, "split": split}, track))
+    for tracks in kept.values():  # the index of each file within its split
+        for index, (entry, _) in enumerate(tracks):
+            entry["index"] = index
+
+
+def split_warnings(manifest: dict, hashed: bool = True) -> list[str]:
+    """One line per split too small to measure on: fewer than :data:`FEW_FILES` files."""
+    lines = []
+    for split in ("validation", "test"):
+        files = manifest["splits"][split]["files"]
+        if files < FEW_FILES:
+            hint = (f"; ask for more with --split (e.g. 80/10/10) or --min-per-split {FEW_FILES}"
+                    if hashed else "")
+            chosen = ", and the best checkpoint chosen on it," if split == "validation" else ""
+            lines.append(f"the {split} split holds {files} file{'s' * (files != 1)}: figures "
+                         f"measured on it{chosen} are unreliable{hint}")
+    return lines
 
 
 def _manifest(source: Path, kind: str, config: PrepareConfig, kept: dict,

@@ -59,8 +59,9 @@ class DrumSource:
         return {"channel": self.channel, "track": self.track}
 
 
-def read_bytes_checked(path: str | Path, max_mb: float = MAX_FILE_MB) -> bytes:
-    """A file's bytes, or a :class:`MidiReadError` saying why they are not a MIDI file."""
+def read_bytes_checked(path: str | Path, max_mb: float = MAX_FILE_MB, midi: bool = True) -> bytes:
+    """A file's bytes, or a :class:`MidiReadError` saying why they are not a MIDI file (or,
+    with ``midi`` False, why they cannot be read)."""
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -77,7 +78,7 @@ def read_bytes_checked(path: str | Path, max_mb: float = MAX_FILE_MB) -> bytes:
         raise MidiReadError(f"cannot read file: {exc.strerror or exc}") from None
     if not data:
         raise MidiReadError("empty file")
-    if not data.startswith(b"MThd"):
+    if midi and not data.startswith(b"MThd"):
         raise MidiReadError("not a MIDI file (no MThd header)")
     return data
 
@@ -90,7 +91,10 @@ def read_drum_hits(path: str | Path, source: DrumSource = DrumSource(),
     Raises :class:`MidiReadError` with a one-line reason for an unreadable, corrupt or
     drumless file; when drums are absent, the reason names the channels that do hold notes.
     """
-    return parse_drum_hits(read_bytes_checked(path, max_mb), source, limits)
+    try:
+        return parse_drum_hits(read_bytes_checked(path, max_mb), source, limits)
+    except MidiReadError as exc:  # alone, a reason must name its file
+        raise MidiReadError(f"{path}: {exc}") from None
 
 
 def parse_drum_hits(data: bytes, source: DrumSource = DrumSource(),

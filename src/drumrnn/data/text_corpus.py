@@ -7,6 +7,8 @@ words into drum hits (then reduced through any kit); writing maps kit classes to
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from drumrnn.core.errors import DrumrnnError
@@ -99,3 +101,25 @@ def write_words(tokens: np.ndarray, kit: Kit, positions: np.ndarray | None = Non
             words.append(BAR_WORD)
         words.append("0b" + "".join("1" if d else "0" for d in row))
     return " ".join(words) + "\n"
+
+
+#: A corpus without blank lines between pieces is cut into pieces of this many bars, so that
+#: a single corpus file still splits into train, validation and test.
+PIECE_BARS = 16
+#: Without BAR words, pieces of this many steps.
+PIECE_STEPS = 256
+
+
+def corpus_pieces(text: str) -> list[str]:
+    """The pieces of a corpus text: its blank-line separated blocks, each cut into pieces
+    of :data:`PIECE_BARS` bars (or :data:`PIECE_STEPS` words without BAR words)."""
+    pieces = []
+    for block in re.split(r"\n\s*\n", text):
+        words = block.split()
+        if not words:
+            continue
+        cuts = [i for i, w in enumerate(words) if w == BAR_WORD][PIECE_BARS::PIECE_BARS] \
+            if BAR_WORD in words else list(range(PIECE_STEPS, len(words), PIECE_STEPS))
+        for a, b in zip([0, *cuts], [*cuts, len(words)]):
+            pieces.append(" ".join(words[a:b]))
+    return pieces

@@ -44,7 +44,8 @@ def evaluate_model(model: ModelFile, dataset: Dataset, split: str = "test",
     Returns a dict: ``tokens`` predicted, ``loss`` (nats per token), ``bits`` (per token),
     ``perplexity``, ``accuracy``; for steps ``event_accuracy`` (targets with hits) and
     ``no_event_accuracy``; for events ``drum_accuracy`` and ``delta_accuracy``; and
-    ``per_class``: precision, recall and support of each drum class in the argmax prediction.
+    ``per_class``: precision, recall and support of each drum class in the argmax prediction
+    (None where undefined: a drum never played or never predicted).
     A model that reads labels gets each track's labels (``labels="given"``) or none
     (``"unknown"``). A model with feel heads adds ``feel``: per struck drum of the real next
     step, the NLL (nats, in the heads' bins) of its velocity and of its offset, next to the
@@ -105,8 +106,8 @@ class _Sums:
         out = {"tokens": self.values["count"], "loss": common["loss"],
                "bits": common["loss"] / math.log(2), **common}
         out["per_class"] = {
-            name: {"precision": float(tp / (tp + fp)) if tp + fp else float("nan"),
-                   "recall": float(tp / (tp + fn)) if tp + fn else float("nan"),
+            name: {"precision": float(tp / (tp + fp)) if tp + fp else None,
+                   "recall": float(tp / (tp + fn)) if tp + fn else None,
                    "support": int(tp + fn)}
             for name, tp, fp, fn in zip(names, self.tp, self.fp, self.fn)}
         out.update(feel)
@@ -236,5 +237,12 @@ def format_evaluation(result: dict) -> str:
     lines.append("per class (argmax prediction): precision / recall / support")
     width = max(len(n) for n in result["per_class"])
     for name, c in result["per_class"].items():
-        lines.append(f"  {name:<{width}}  {c['precision']:.3f} / {c['recall']:.3f} / {c['support']}")
+        lines.append(f"  {name:<{width}}  {_figure(c['precision'])} / {_figure(c['recall'])} / "
+                     f"{c['support']}")
     return "\n".join(lines)
+
+
+def _figure(value: float | None) -> str:
+    """A ratio to 3 places, or ``-`` where it is undefined (None: a drum never played or
+    never predicted, 0 / 0)."""
+    return "-" if value is None else f"{value:.3f}"

@@ -291,7 +291,10 @@ class Trainer:
         epochs = cfg.epochs or (0 if cfg.minutes or cfg.max_steps else DEFAULT_EPOCHS)
         limits = [f"{epochs:g} epochs" if epochs else "",
                   f"{cfg.max_steps} steps" if cfg.max_steps else "",
-                  f"{cfg.minutes:.3g} minutes of training" if cfg.minutes else ""]
+                  "" if not cfg.minutes else
+                  f"{cfg.minutes:.3g} minutes of training" if not self.step else
+                  f"{max(cfg.minutes - self.elapsed / 60, 0):.3g} more minutes of training "
+                  f"({cfg.minutes:.3g} in all)"]
         text = "until " + " or ".join(filter(None, limits))
         if cfg.patience:
             text += (f", or early stopping after {cfg.patience} validations without "

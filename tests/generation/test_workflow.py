@@ -205,3 +205,16 @@ def test_generate_messages(tmp_path, capsys, argv, message):
     err = capsys.readouterr().err
     assert message.format(**names) in err and len(err.strip().splitlines()) == 1, err
     assert "allow_pickle" not in err
+
+
+def test_a_primer_pattern_takes_the_time_signature(tmp_path):
+    assert main(["generate", "--primer-pattern", "kick: x.....x.....; hh: x.x.x.x.x.x.",
+                 "--time-signature", "3/4", "--tempo", "90", "--bars", "2", "--seed", "1", "--quantized",
+                 "--out", str(tmp_path)]) == 0
+    record = json.loads((tmp_path / "generation.json").read_text())
+    assert (record["time_signature"], record["tempo"]) == ("3/4", 90)
+    hits = read_drum_hits(tmp_path / "drums_1.mid")
+    first_bar = hits.quarters < 3
+    # the primer's bar comes first, unchanged: kicks on 1 and on the 4th 8th
+    assert hits.quarters[first_bar & (hits.pitches == 36)].tolist() == [0.0, 1.5]
+    assert hits.quarters.max() < 6

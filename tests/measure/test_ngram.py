@@ -146,3 +146,12 @@ def test_generate_command_plays_an_ngram_model(pattern_data, tmp_path, capsys, n
                           read_drum_hits(tmp_path / "out" / "drums_2.mid").quarters)
     assert main(["generate", "--model", str(path), "--greedy", "--out", str(tmp_path / "g")]) == 1
     assert "samples with --temperature only" in capsys.readouterr().err
+
+
+def test_info_describes_an_ngram_model(pattern_data, tmp_path, capsys):
+    from drumrnn.cli import main
+
+    path = NGramModel.fit(pattern_data["steps"], 3).save(tmp_path / "ngram.npz")
+    assert main(["info", str(path)]) == 0
+    assert capsys.readouterr().out == (f"n-gram baseline: {path}, order 3, vocabulary 512, "
+                                       "16 steps per bar\n")

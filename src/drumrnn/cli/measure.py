@@ -95,6 +95,14 @@ def cmd_info(args) -> int:
     from drumrnn.generation.generate import bundled_model_path
     from drumrnn.model.model_file import describe, load_model_file
 
+    if args.model is not None and args.model.is_file() and _is_ngram(args.model):
+        from drumrnn.measure.ngram import NGramModel
+
+        model = NGramModel.load(args.model)
+        print(f"n-gram baseline: {args.model}, order {model.order}, vocabulary "
+              f"{model.vocab_size}, {model.steps_per_bar} steps per bar"
+              + ("" if model.bar_token < 0 else ", BAR tokens"))
+        return 0
     print(describe(load_model_file(args.model or bundled_model_path())))
     return 0
 

@@ -1,14 +1,17 @@
 """First contact with the command line: what a bare command says, and error lines."""
 
-from drumrnn.cli import COMMANDS, main
+import argparse
+
+from drumrnn.cli import build_parser, main
 
 
 def test_bare_drumrnn_lists_the_commands(capsys):
     assert main([]) == 0
     out = capsys.readouterr().out
-    for name in ("prepare", "train", "generate", "evaluate", "info"):
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert len(sub.choices) >= 10
+    for name in sub.choices:
         assert f"    {name}" in out
-    assert len(COMMANDS) == 10
 
 
 def test_info_without_a_path_describes_the_bundled_model(capsys):

@@ -277,3 +277,40 @@ def test_humanize_writes_audio_beside_the_midi(labelled, tmp_path):
         assert f.title == "h"
         assert json.loads(f.comment)["seed"] == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["flat.mid", "h.flac", "h.mid", "h.wav"]
+
+
+@pytest.mark.parametrize("num", [2, 5])  # both feel-noise paths: whole blocks, struck drums
+def test_conditioned_variations_come_back_alone(labelled, num):
+    from drumrnn.generation.generate import DrumGenerator, GenerateConfig
+
+    generator = DrumGenerator.load(labelled / "run" / "model.npz")
+    assert generator.conditioned
+    batch = generator.generate(GenerateConfig(bars=3, num=num, seed=4, style="rock"))
+    alone = generator.generate(GenerateConfig(bars=3, seed=4, style="rock", variation=num))[0]
+    last = batch[-1]
+    assert np.array_equal(alone.quarters, last.quarters)
+    assert np.array_equal(alone.pitches, last.pitches)
+    assert np.array_equal(alone.velocities, last.velocities)
+
+
+def test_conditioned_generation_follows_the_meter(labelled):
+    from drumrnn.generation.generate import DrumGenerator, GenerateConfig
+
+    generator = DrumGenerator.load(labelled / "run" / "model.npz")
+    hits = generator.generate(GenerateConfig(bars=3, num=2, seed=1, time_signature=(7, 8),
+                                             humanize=False))
+    for pattern in hits:
+        assert pattern.end_quarter == 3 * 3.5
+        assert pattern.time_map.time_signatures == ((0.0, 7, 8),)
+        assert pattern.quarters.max() < 10.5
+
+
+def test_humanize_takes_the_drums_from_a_channel_or_track(labelled, tmp_path, capsys):
+    path = write_midi_file(tmp_path / "keys.mid", rock_beat(4, channel=2))
+    model = str(labelled / "run" / "model.npz")
+    assert main(["humanize", str(path), "--out", str(tmp_path / "a.mid"), "--model", model]) == 1
+    assert "channel 2" in capsys.readouterr().err
+    for option in (["--channel", "2"], ["--track", "Drums"]):
+        assert main(["humanize", str(path), "--out", str(tmp_path / "b.mid"), "--model", model,
+                     *option]) == 0
+        assert len(read_drum_hits(tmp_path / "b.mid")) == len(rock_beat(4))

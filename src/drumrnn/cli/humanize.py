@@ -20,7 +20,10 @@ def cmd_humanize(args) -> int:
     if args.mp3:
         check_mp3_kbps(args.mp3_kbps)
     generator = DrumGenerator.load(args.model)
-    hits = humanize(generator, read_drum_hits(args.file), config)
+    from drumrnn.cli.common import drum_source
+
+    source = read_drum_hits(args.file, drum_source(args.channel, args.track))
+    hits = humanize(generator, source, config)
     print(write_midi(hits, args.out))
     comment = json.dumps({"humanized": str(args.file), **asdict(config)}, separators=(",", ":"))
     for path in write_audio_beside(hits, args.out, formats, soundfont=args.soundfont,
@@ -35,6 +38,10 @@ def add_humanize(sub) -> None:
                        "velocity and its offset from the grid from a model's feel heads.")
     p.add_argument("file", type=Path, help="drum MIDI file (e.g. quantized, flat velocities)")
     p.add_argument("--out", type=Path, required=True, help="MIDI file to write")
+    p.add_argument("--channel", type=int, default=10, metavar="1-16",
+                   help="the file's drum channel (default 10)")
+    p.add_argument("--track", default=None, metavar="INDEX|NAME",
+                   help="take the drums from this track (0-based index or name) instead")
     p.add_argument("--model", type=Path, default=None,
                    help="model file with feel heads (default: the bundled model)")
     p.add_argument("--amount", type=float, default=1.0, metavar="0..1",

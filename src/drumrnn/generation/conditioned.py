@@ -28,8 +28,7 @@ from drumrnn.model.feel import feel_inputs, input_table, sample_values
 from drumrnn.model.labels import LabelVocab
 
 NOISE_BLOCK = 32
-FEEL_NOISE = 1 << 14  # Gumbel draws for the feel heads made at once
-WHOLE_MAX = 2  # batches up to this size draw noise for every drum (see run_steps)
+FEEL_NOISE = 1 << 11  # Gumbel draws for the feel heads made at once, per row
 
 
 @dataclass(frozen=True)
@@ -134,14 +133,14 @@ def run_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: i
         struck_f = drums.astype(np.float32)  # multiplying by a bool mask costs a cast
         silent_token = (~drums.any(axis=1)).tolist()
         picks = np.zeros((L, 2, C, B), dtype=np.int8)  # bins < 128: 10,000 bars x 16 fit
-        # Gumbel noise: for one or two rows the whole (2, C, bins) block of a step (fewer
-        # calls); for more, only the struck drums' draws, each used once (fewer draws), from
-        # a pool per row filled by the row's own stream
-        whole = B <= WHOLE_MAX
-        per_row = max(FEEL_NOISE // B, 4 * 2 * C * bins)
-        pool = np.empty((NOISE_BLOCK, 2, C, bins, B) if whole else (B, per_row), np.float32)
-        used = len(pool)
+        # Gumbel noise: each struck drum takes 2 * bins draws, in class order, from a pool of
+        # its row filled by the row's own stream, so that a row's feel is the same alone or
+        # in any batch (and only struck drums cost draws)
+        # (the pool's size must not depend on B: refills interleave with the token noise)
+        per_row = max(FEEL_NOISE, 2 * C * bins)
+        pool = np.empty((B, per_row), np.float32)
         used_row = np.full(B, per_row)
+        span = np.arange(2 * bins)
         silent = np.zeros((B, 2 * C), np.float32)
         flat = np.empty((2, C, B), np.int64)
         feel_in = feel_inputs(run.velocity_bins[:, 0], run.offset_bins[:, 0], bins)
@@ -194,41 +193,33 @@ def run_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: i
             feel_in = silent
             continue
         mask = struck_f[now]
-        if not whole:
-            at = np.flatnonzero(mask.T)  # class * B + row of each struck drum
-            if not len(at):
-                feel_in = silent
-                continue
-        elif B > 1 and not mask.any():
+        at = np.flatnonzero(mask.T)  # class * B + row of each struck drum
+        if not len(at):
             feel_in = silent
             continue
         picked = picks[t]
-        if whole:
-            if used == NOISE_BLOCK:
-                rngs.gumbel_last(pool)
-                used = 0
-            scores = rt.feel(state, now)  # (2, C, bins, B)
-            scores += pool[used]
-            used += 1
-            picked[...] = scores.argmax(axis=2)
+        # (C * B, 2, bins): one copy, then a plain take of the struck drums' rows
+        by_drum = rt.feel(state, now).transpose(1, 3, 0, 2).reshape(C * B, 2, bins)
+        scores = np.take(by_drum, at, axis=0)
+        need = len(at) * 2 * bins
+        if B == 1:  # the row's draws are one slice of its pool
+            if used_row[0] + need > per_row:
+                gumbel_noise(rngs[0], out=pool[0])
+                used_row[0] = 0
+            scores += pool[0, used_row[0]:used_row[0] + need].reshape(scores.shape)
+            used_row[0] += need
         else:
-            # each struck drum takes 2 * bins draws from its row's pool, in class order
-            rows = at % B
-            count = np.bincount(rows, minlength=B)
-            for row in np.flatnonzero(used_row + count * 2 * bins > per_row):
+            # struck drums before each one in its row (class order), and per row
+            before = np.cumsum(mask.T, axis=0, dtype=np.int64)  # (C, B)
+            count = before[-1] * (2 * bins)
+            for row in np.flatnonzero(used_row + count > per_row):
                 gumbel_noise(rngs[row], out=pool[row])
                 used_row[row] = 0
-            rank = np.empty(len(at), np.int64)
-            rank[np.argsort(rows, kind="stable")] = \
-                np.arange(len(at)) - np.repeat(np.cumsum(count) - count, count)
-            first = used_row[rows] + rank * 2 * bins
-            used_row += count * 2 * bins
-            # (C * B, 2, bins): one copy, then a plain take of the struck drums' rows
-            by_drum = rt.feel(state, now).transpose(1, 3, 0, 2).reshape(C * B, 2, bins)
-            scores = np.take(by_drum, at, axis=0)
-            scores += pool[rows[:, None], first[:, None] + np.arange(2 * bins)].reshape(
-                scores.shape)
-            picked.reshape(2, C * B)[:, at] = scores.argmax(axis=2).T
+            rows = at % B
+            first = rows * per_row + used_row[rows] + (before.ravel()[at] - 1) * (2 * bins)
+            used_row += count
+            scores += np.take(pool, first[:, None] + span).reshape(scores.shape)
+        picked.reshape(2, C * B)[:, at] = scores.argmax(axis=2).T
         np.add(base, picked, out=flat)
         fi = values[flat]
         fi *= mask.T

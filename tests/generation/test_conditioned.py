@@ -258,7 +258,7 @@ def test_primer_from_a_dataset_lends_its_tracks_labels(labelled, tmp_path, expli
     model_styles = DrumGenerator.load(labelled / "run" / "model.npz").labels.styles
     style = window.labels["style"] if window.labels["style"] in model_styles else None
     expected = ("rock", "beat") if explicit else (style, "fill")
-    assert (settings["style"], settings["kind"]) == expected
+    assert (settings["settings"]["style"], settings["settings"]["kind"]) == expected
     assert settings["primer"]["path"] == window.path
 
 

@@ -71,11 +71,13 @@ def test_generate_writes_mp3_and_flac_tagged_with_its_settings(tmp_path, capsys)
     assert main(["generate", "--bars", "2", "--seed", "9", "--temperature", "0.8", "--mp3",
                  "--flac", "--out", str(tmp_path)]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "drums_1.flac", "drums_1.mid", "drums_1.mp3"]
+        "drums_1.flac", "drums_1.mid", "drums_1.mp3", "generation.json"]
     with soundfile.SoundFile(tmp_path / "drums_1.mp3") as f:
         comment = json.loads(f.comment)
-    assert (comment["seed"], comment["bars"], comment["sampling"]["temperature"]) == (9, 2, 0.8)
-    assert comment["model"] == "bundled"
+    # the generation record of that variation, as in generation.json and the MIDI file
+    settings = comment["settings"]
+    assert (comment["seed"], settings["bars"], settings["sampling"]["temperature"]) == (9, 2, 0.8)
+    assert comment["variation"] == 1 and comment["model"]["name"] == "bundled default.npz"
 
 
 def test_generate_refuses_a_bad_bitrate_before_generating(tmp_path, capsys):

@@ -109,7 +109,7 @@ def test_generate_fills_the_grid_and_the_page_is_captured(page, tmp_path_factory
 
 
 def test_edited_bars_survive_continue(page):
-    fixed_seed(page, 7, 2)
+    fixed_seed(page, 3, 2)  # a seed whose ride row leaves step 7 free for the keyboard
     press(page, "generate", "Generated")
     ride = page.locator(".row:not(.head)").nth(8).locator(".cell")
     was = cells(grid(page))[8, 3]

@@ -43,10 +43,11 @@ def cmd_train(args) -> int:
                           overwrite=args.overwrite)
     from drumrnn.data.dataset import split_warnings
 
-    for warning in split_warnings(trainer.dataset.manifest, hashed=False)[:1]:
-        print(f"drumrnn train: warning: {warning}", file=sys.stderr)
     if not args.quiet:
         print(f"training {trainer.run_dir}: {trainer.budget_text()}", flush=True)
+        # a note, not an error: stderr keeps to the one line of a failure
+        for warning in split_warnings(trainer.dataset.manifest, hashed=False)[:1]:
+            print(f"warning: {warning}", flush=True)
         if not progress:  # piped: one line per validation instead of a progress bar
             trainer.on_validation = _print_validation
     result = trainer.run()

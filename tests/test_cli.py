@@ -128,3 +128,21 @@ def test_download_refuses_bad_archives(tmp_path):
     with pytest.raises(DrumrnnError, match="paths outside"):
         download_groove(tmp_path / "c", evil.as_uri(), expected_files=3)
     assert not (tmp_path / "c" / "groove").exists()
+
+
+def test_download_lakh_then_prepare_the_archive(tmp_path, capsys):
+    import tarfile
+
+    archive = tmp_path / "lmd_full.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for i in range(3):
+            midi = write_midi_file(tmp_path / f"{i}.mid", rock_beat(i + 2))
+            tar.add(midi, f"lmd_full/{i}/{i}.mid")
+    code, out, _ = run(capsys, "download", "lakh", "--dest", tmp_path / "data",
+                       "--url", archive.as_uri())
+    assert code == 0 and "prepare it with: drumrnn prepare" in out
+    code, out, _ = run(capsys, "prepare", tmp_path / "data" / "lmd_full.tar.gz",
+                       "--out", tmp_path / "ds", "--quiet")
+    assert code == 0 and out.startswith(f"prepared {tmp_path / 'ds'}")
+    assert sum(e["files"] for e in json.loads(
+        (tmp_path / "ds" / "manifest.json").read_text())["splits"].values()) == 3

@@ -119,20 +119,20 @@ def _manifest_edit(edit):
 
 
 DATASET_DAMAGE = {
-    "float32 tokens": ("train/tokens.npy", lambda d: np.save(
-        d / "train/tokens.npy", np.load(d / "train/tokens.npy").astype(np.float32))),
-    "empty tokens": ("train/tokens.npy", lambda d: (d / "train/tokens.npy").write_bytes(b"")),
-    "truncated tokens": ("train/tokens.npy", lambda d: (d / "train/tokens.npy").write_bytes(
-        (d / "train/tokens.npy").read_bytes()[:100])),
-    "missing tokens": ("tokens.npy", lambda d: (d / "train/tokens.npy").unlink()),
-    "tokens out of the vocabulary": ("train/tokens.npy", lambda d: np.save(
-        d / "train/tokens.npy", np.load(d / "train/tokens.npy") + 600)),
-    "track_starts past the end": ("train/track_starts.npy", lambda d: np.save(
-        d / "train/track_starts.npy", np.load(d / "train/track_starts.npy") + 10**6)),
-    "negative track_starts": ("train/track_starts.npy", lambda d: np.save(
-        d / "train/track_starts.npy", np.load(d / "train/track_starts.npy") - 5)),
-    "2-D track_starts": ("train/track_starts.npy", lambda d: np.save(
-        d / "train/track_starts.npy", np.load(d / "train/track_starts.npy")[:, None])),
+    "float32 tokens": ("train/00000/tokens.npy", lambda d: np.save(
+        d / "train/00000/tokens.npy", np.load(d / "train/00000/tokens.npy").astype(np.float32))),
+    "empty tokens": ("train/00000/tokens.npy", lambda d: (d / "train/00000/tokens.npy").write_bytes(b"")),
+    "truncated tokens": ("train/00000/tokens.npy", lambda d: (d / "train/00000/tokens.npy").write_bytes(
+        (d / "train/00000/tokens.npy").read_bytes()[:100])),
+    "missing tokens": ("tokens.npy", lambda d: (d / "train/00000/tokens.npy").unlink()),
+    "tokens out of the vocabulary": ("train/00000/tokens.npy", lambda d: np.save(
+        d / "train/00000/tokens.npy", np.load(d / "train/00000/tokens.npy") + 600)),
+    "track_starts past the end": ("train/00000/track_starts.npy", lambda d: np.save(
+        d / "train/00000/track_starts.npy", np.load(d / "train/00000/track_starts.npy") + 10**6)),
+    "negative track_starts": ("train/00000/track_starts.npy", lambda d: np.save(
+        d / "train/00000/track_starts.npy", np.load(d / "train/00000/track_starts.npy") - 5)),
+    "2-D track_starts": ("train/00000/track_starts.npy", lambda d: np.save(
+        d / "train/00000/track_starts.npy", np.load(d / "train/00000/track_starts.npy")[:, None])),
     "manifest without files": ("manifest.json", _manifest_edit(lambda m: m.pop("files"))),
     "manifest without splits": ("manifest.json", _manifest_edit(lambda m: m.pop("splits"))),
     "file count as text": ("manifest.json", _manifest_edit(

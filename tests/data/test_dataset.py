@@ -28,7 +28,7 @@ def test_prepare_folder_writes_arrays_and_manifest(folder, tmp_path):
     out = tmp_path / "data"
     report = prepare(folder, out)
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["format"] == "drumrnn-dataset" and manifest["format_version"] == 1
+    assert manifest["format"] == "drumrnn-dataset" and manifest["format_version"] == 2
     assert manifest["config"]["encoding"]["kit"] == "9"
     assert sum(s["files"] for s in manifest["splits"].values()) == 12
     assert manifest["skipped"] == []
@@ -94,18 +94,19 @@ def _empty(tmp_path):
 
 def test_rerun_reuses_unchanged_files_and_a_failed_run_keeps_the_old_output(folder, tmp_path):
     out = tmp_path / "out"
-    first = prepare(folder, out)
+    first = prepare(folder, out).manifest  # read from the output folder
     write_midi_file(folder / "new.mid", rock_beat(5))
     second = prepare(folder, out)
     assert second.parsed == 1 and second.reused == 12
-    assert second.manifest["files"] != first.manifest["files"]
+    assert second.manifest["files"] != first["files"]
     # a different config parses everything again
     third = prepare(folder, out, PrepareConfig(EncodingConfig(kit="roland")))
     assert third.parsed == 13
+    third_manifest = third.manifest
     # a preparation that fails leaves the previous dataset untouched
     with pytest.raises(DrumrnnError):
         prepare(_empty(tmp_path), out)
-    assert load_dataset(out).manifest == third.manifest
+    assert load_dataset(out).manifest == third_manifest
 
 
 def test_events_dataset_records_both_vocabularies(folder, tmp_path):
@@ -140,9 +141,13 @@ def test_groove_official_split(tmp_path):
     # 897/124/129 files; one train file is a byte-for-byte copy of another and is skipped
     assert (splits["train"]["files"], splits["validation"]["files"],
             splits["test"]["files"]) == (896, 124, 129)
-    assert report.manifest["skipped"] == [{
-        "path": "drummer2/session2/8_rock_130_beat_4-4.mid",
-        "reason": "duplicate of drummer2/session2/7_rock_130_beat_4-4.mid"}]
+    assert [(s["path"], s["reason"]) for s in report.manifest["skipped"]] == [(
+        "drummer2/session2/8_rock_130_beat_4-4.mid",
+        "duplicate of drummer2/session2/7_rock_130_beat_4-4.mid")]
+    # the official split stays whole: the 7 files whose drum tokens repeat another's are
+    # counted, not dropped
+    assert report.manifest["duplicates"] == {"same_bytes": 1, "same_tokens": 7,
+                                             "same_tokens_kept": 7}
     assert report.manifest["vocabulary"]["size"] == 512
     entry = report.manifest["files"][0]
     assert {"drummer", "style", "bpm", "beat_type", "time_signature"} <= set(entry)

@@ -49,9 +49,10 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
     import dataclasses
 
     from drumrnn.model.model_config import CELLS, ModelConfig
-    from drumrnn.training.train_config import CLIP_MODES, MODES, OPTIMIZERS, TrainConfig
+    from drumrnn.training.train_config import CLIP_MODES, DEVICES, MODES, OPTIMIZERS, PRECISIONS, TrainConfig
 
-    choices = {"cell": CELLS, "optimizer": OPTIMIZERS, "mode": MODES, "clip_mode": CLIP_MODES}
+    choices = {"cell": CELLS, "optimizer": OPTIMIZERS, "mode": MODES, "clip_mode": CLIP_MODES,
+               "device": DEVICES, "precision": PRECISIONS}
     helps = {"minutes": "train this many minutes more (also on --resume); default: no time "
                         "limit"}
     for cls, title in ((ModelConfig, "model (overrides the preset)"),

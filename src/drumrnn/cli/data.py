@@ -25,7 +25,8 @@ def cmd_prepare(args) -> int:
     labels = LabelSource(str(args.labels) if args.labels else None, args.style_from_folder)
     limits = ReadLimits(max_bars=args.max_bars, max_gap_bars=args.max_gap_bars)
     config = PrepareConfig(encoding, source, groove_filter, fractions, args.max_file_mb, labels,
-                           limits=limits, min_per_split=args.min_per_split)
+                           limits=limits, min_per_split=args.min_per_split,
+                           skip_near_duplicates=args.skip_near_duplicates)
     report = prepare(args.source, args.out, config, workers=args.workers,
                      progress=sys.stderr.isatty() and not args.quiet)
     print(report.summary())
@@ -85,10 +86,15 @@ def cmd_inspect(args) -> int:
 
 
 def cmd_download(args) -> int:
-    from drumrnn.data.download import GROOVE_URL, download_groove
+    from drumrnn.data.download import GROOVE_URL, LAKH_URL, download_groove, download_lakh
 
+    if args.dataset == "lakh":
+        archive = download_lakh(args.dest, args.url or LAKH_URL, progress=sys.stderr.isatty())
+        print(f"Lakh MIDI Dataset ready in {archive} (CC BY 4.0, Raffel 2016); "
+              f"prepare it with: drumrnn prepare {archive} --out DATASET")
+        return 0
     if args.dataset != "groove":
-        raise DrumrnnError(f"unknown dataset {args.dataset!r}; only 'groove' can be downloaded")
+        raise DrumrnnError(f"unknown dataset {args.dataset!r}; choose groove or lakh")
     folder = download_groove(args.dest, args.url or GROOVE_URL, progress=sys.stderr.isatty())
     print(f"Groove MIDI Dataset ready in {folder} (CC BY 4.0, Gillick et al. 2019)")
     return 0
@@ -99,7 +105,7 @@ def add_prepare(sub) -> None:
                                        "corpora) into a dataset")
     p.add_argument("source", type=Path,
                    help="folder of .mid/.midi files and LSTMetallica .txt corpora, one .txt "
-                        "corpus, or a GMD folder")
+                        "corpus, a .tar.gz of MIDI files (Lakh), or a GMD folder")
     p.add_argument("--out", type=Path, required=True, help="dataset folder to write")
     add_encoding_options(p)
     f = p.add_argument_group("Groove MIDI Dataset filters")
@@ -126,6 +132,9 @@ def add_prepare(sub) -> None:
                    help="cut pieces after N bars (default 4096)")
     p.add_argument("--max-gap-bars", type=int, default=8, metavar="N",
                    help="shorten silences longer than N empty bars to N (default 8)")
+    p.add_argument("--skip-near-duplicates", action="store_true",
+                   help="skip files whose drum tokens repeat an earlier file's (the same song "
+                        "in several MIDI versions, as in Lakh); default: keep and count them")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_prepare)
@@ -148,8 +157,9 @@ def add_inspect(sub) -> None:
 
 
 def add_download(sub) -> None:
-    p = sub.add_parser("download", help="download a dataset (groove: the Groove MIDI Dataset)")
-    p.add_argument("dataset", help="groove")
+    p = sub.add_parser("download", help="download a dataset (groove: the Groove MIDI Dataset; "
+                                        "lakh: the Lakh MIDI Dataset's lmd_full.tar.gz)")
+    p.add_argument("dataset", help="groove or lakh")
     p.add_argument("--dest", type=Path, default=Path("data"), help="folder (default ./data)")
     p.add_argument("--url", default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_download)

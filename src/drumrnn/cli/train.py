@@ -8,6 +8,9 @@ from pathlib import Path
 from drumrnn.cli.common import add_config_options
 from drumrnn.core.errors import DrumrnnError
 
+#: Settings a resumed run may change: its budget, and where it runs.
+RESUME_MAY_CHANGE = ("epochs", "minutes", "max_steps", "threads", "device", "precision")
+
 
 def cmd_train(args) -> int:
     import dataclasses
@@ -25,10 +28,11 @@ def cmd_train(args) -> int:
     progress = sys.stderr.isatty() and not args.quiet
     if args.resume:
         more = overrides.pop("minutes", None)
-        budget = {k: overrides.pop(k) for k in ("epochs", "max_steps") if k in overrides}
+        budget = {k: overrides.pop(k) for k in RESUME_MAY_CHANGE if k in overrides}
         if overrides:
-            raise DrumrnnError("a resumed run keeps its settings; only --epochs, --minutes and "
-                               f"--max-steps may change (got {', '.join(sorted(overrides))})")
+            raise DrumrnnError("a resumed run keeps its settings; only --epochs, --minutes, "
+                               "--max-steps, --threads, --device and --precision may change "
+                               f"(got {', '.join(sorted(overrides))})")
         if args.overwrite:
             raise DrumrnnError("--overwrite starts a new run; it does not combine with --resume")
         trainer = Trainer.resume(args.resume, progress=progress, data_dir=args.data,
@@ -43,7 +47,7 @@ def cmd_train(args) -> int:
                           overwrite=args.overwrite)
     from drumrnn.data.dataset import split_warnings
 
-    if not args.quiet:
+    if not args.quiet and trainer.world.main:  # rank 0 speaks for a torchrun
         print(f"training {trainer.run_dir}: {trainer.budget_text()}", flush=True)
         # a note, not an error: stderr keeps to the one line of a failure
         for warning in split_warnings(trainer.dataset.manifest, hashed=False)[:1]:
@@ -51,6 +55,9 @@ def cmd_train(args) -> int:
         if not progress:  # piped: one line per validation instead of a progress bar
             trainer.on_validation = _print_validation
     result = trainer.run()
+    code = {"interrupted": 130, "terminated": 143}.get(result.stopped_by, 0)
+    if not trainer.world.main:  # rank 0 reports for every process of a torchrun
+        return code
     best = result.best
     if best:
         line = (f"best validation: loss {best['val_loss']:.4f} nats, perplexity "
@@ -64,8 +71,7 @@ def cmd_train(args) -> int:
           f"; model: {result.model_path}")
     if result.stopped_by in ("interrupted", "terminated"):
         print(f"resume with: drumrnn train --resume {result.run_dir}")
-        return 130 if result.stopped_by == "interrupted" else 143
-    return 0
+    return code
 
 
 STOP_REASONS = {

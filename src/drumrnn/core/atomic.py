@@ -206,3 +206,28 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
         if old is not None and (not (old / "previous").exists() or path.exists()):
             shutil.rmtree(old, ignore_errors=True)
+
+
+def replace_directory(new: str | Path, path: str | Path) -> None:
+    """Move the complete folder ``new`` (beside ``path``) to ``path``, as
+    :func:`atomic_directory` does with its temporary folder: what was there is replaced only
+    once the new one is in place, and put back if the move fails."""
+    new, path = Path(new), Path(path)
+    old = None
+    try:
+        _sync_tree(new)
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=_prefix(path), suffix=".old", dir=path.parent))
+            os.replace(path, old / "previous")
+        try:
+            os.replace(new, path)
+        except OSError:
+            if old is not None:
+                os.replace(old / "previous", path)
+            raise
+        _sync_folder(path.parent)
+    except OSError as exc:
+        raise _failure(path, exc) from None
+    finally:
+        if old is not None and (not (old / "previous").exists() or path.exists()):
+            shutil.rmtree(old, ignore_errors=True)

@@ -2,16 +2,18 @@
 
 Layout of a prepared folder::
 
-    manifest.json             format version, configs, counts, vocabulary, files, skipped
-    train/tokens.npy ...      one .npy per array (memory-mappable), tracks concatenated
-    train/track_starts.npy    int64 offsets: track i is [starts[i], starts[i+1])
-    train/hit_starts.npy      (steps) the same for the per-hit arrays
+    manifest.json                   format version, configs, counts, shards, vocabulary,
+                                    duplicates, files, skipped files
+    prepare.json                    the source and config it was prepared from
+    train/00000/tokens.npy ...      a shard: one .npy per array (memory-mappable), its
+                                    tracks concatenated (see drumrnn.data.shards)
+    train/00000/track_starts.npy    int64 offsets: track i is [starts[i], starts[i+1])
+    train/00000/hit_starts.npy      (steps) the same for the per-hit arrays
 
-The folder is written atomically, while a lock beside it keeps a second run out. On a
-re-run, files whose content hash is unchanged are taken from the previous output instead of
-being parsed again. A file that cannot be read or encoded, for whatever reason, is skipped
-with its reason; an exception no reader expects is recorded as an "internal error" (and
-counted in the summary) but never stops the run.
+A small corpus is one shard per split; a large one is cut into shards of a few hundred MB,
+so that preparing and reading never hold the corpus in memory. The folder is written
+atomically; a crashed run is resumed from its finished shards. On a re-run, files whose
+content hash is unchanged are taken from the previous output instead of being parsed again.
 """
 
 from __future__ import annotations
@@ -19,15 +21,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import tarfile
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from drumrnn import __version__
-from drumrnn.core.atomic import atomic_directory
+from drumrnn.core.atomic import replace_directory, write_text_atomic
 from drumrnn.core.errors import DrumrnnError, MidiReadError
 from drumrnn.core.lock import folder_lock
 from drumrnn.data.dataset_check import check_manifest, check_split
@@ -35,17 +39,35 @@ from drumrnn.data.encoding import EncodedTrack, EncodingConfig, encode_track
 from drumrnn.data.groove import SPLITS, GrooveFilter, is_groove_folder, read_info
 from drumrnn.data.labels import LabelSource, folder_labels, groove_labels, read_labels_csv
 from drumrnn.data.limits import ReadLimits
-from drumrnn.data.midi_read import MAX_FILE_MB, DrumSource, parse_drum_hits, read_bytes_checked
+from drumrnn.data.midi_read import (
+    MAX_FILE_MB,
+    DrumSource,
+    check_midi_bytes,
+    parse_drum_hits,
+    read_bytes_checked,
+)
+from drumrnn.data.shards import (
+    SHARD_BYTES,
+    SHARD_INFO,
+    ShardWriter,
+    concatenate_shards,
+    finished_shards,
+    open_shard,
+)
 
 FORMAT = "drumrnn-dataset"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
+STAGING_INFO = "prepare.json"
 MIDI_SUFFIXES = (".mid", ".midi")
 TEXT_SUFFIX = ".txt"  # LSTMetallica's text corpus (see drumrnn.data.text_corpus)
 #: A split with fewer files than this gets a warning: figures measured on it are noise.
 FEW_FILES = 5
+ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
 #: Below this many files to parse, worker processes cost more than they save.
 PARALLEL_MIN_FILES = 200
+#: Files read and encoded at a time: memory holds one batch of file contents, not the corpus.
+PREPARE_BATCH = 2048
 
 
 @dataclass(frozen=True)
@@ -69,7 +91,12 @@ class PrepareConfig:
         Bounds on the work one file may cause (length, silences, tempo events...).
     min_per_split : int
         Plain folders: move files from train (by content hash) until validation and test
-        hold at least this many; 0 = the hash split as it falls.
+        hold at least this many; 0 = the hash split as it falls. (The kept tracks are then
+        held in memory until the end: it is meant for small corpora.)
+    skip_near_duplicates : bool
+        Skip a file whose drum tokens (after quantization) repeat an earlier file's, as the
+        same song in several MIDI versions does in the Lakh MIDI Dataset; by default such
+        files are kept and counted. Never applied to the GMD's official split.
     """
 
     encoding: EncodingConfig = field(default_factory=EncodingConfig)
@@ -80,6 +107,7 @@ class PrepareConfig:
     labels: LabelSource = field(default_factory=LabelSource)
     limits: ReadLimits = field(default_factory=ReadLimits)
     min_per_split: int = 0
+    skip_near_duplicates: bool = False
 
     def __post_init__(self) -> None:
         if self.min_per_split < 0:
@@ -93,47 +121,62 @@ class PrepareConfig:
                 "source": self.source.to_dict(), "groove_filter": self.groove_filter.to_dict(),
                 "split_fractions": list(self.split_fractions), "max_file_mb": self.max_file_mb,
                 "labels": self.labels.to_dict(), "limits": self.limits.to_dict(),
-                "min_per_split": self.min_per_split}
+                "min_per_split": self.min_per_split,
+                "skip_near_duplicates": self.skip_near_duplicates}
 
 
 @dataclass
 class _Candidate:
-    path: Path
+    path: Path | None  # None: a member of an archive, ``data`` or ``error`` already set
     relpath: str
     split: str | None  # None: decided by content hash
     metadata: dict
+    data: bytes | None = None
+    error: str | None = None
     text: bytes | None = None  # a piece of a text corpus (its words), not a MIDI file
 
 
 @dataclass
 class PrepareReport:
-    """What :func:`prepare` did: counts per split, skipped files and reused cache entries."""
+    """What :func:`prepare` did: counts per split, shards, duplicates, skipped files (how
+    many, and why), files parsed and reused from the previous output. ``manifest`` reads the
+    written manifest (with every file: as large as the corpus) when asked for."""
 
     out: Path
-    manifest: dict
     parsed: int
     reused: int
+    splits: dict
+    shards: dict
+    duplicates: dict
+    skipped: int
+    skip_reasons: Counter
+    trimmed: Counter = field(default_factory=Counter)
+    max_bars: int = 0
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def manifest(self) -> dict:
+        return load_dataset(self.out).manifest
+
     def summary(self) -> str:
-        splits = self.manifest["splits"]
         parts = [f"{name} {s['files']} files / {s['tokens']} tokens / {s['hits']} hits"
-                 for name, s in splits.items()]
-        skipped = self.manifest["skipped"]
+                 for name, s in self.splits.items()]
         line = f"prepared {self.out}: " + "; ".join(parts)
-        if skipped:
-            reasons = Counter(s["reason"].split(";")[0].split(":")[0] for s in skipped)
-            shown = ", ".join(f"{n} {r}" for r, n in reasons.most_common(3))
-            line += f"; skipped {len(skipped)} files ({shown}; see manifest.json)"
-            internal = reasons.get(INTERNAL_ERROR, 0)
+        duplicates = self.duplicates
+        if duplicates["same_bytes"] or duplicates["same_tokens"]:
+            line += (f"; duplicates: {duplicates['same_bytes']} same bytes, "
+                     f"{duplicates['same_tokens']} same drum tokens"
+                     + (f" ({duplicates['same_tokens_kept']} kept)"
+                        if duplicates["same_tokens_kept"] else ""))
+        if self.skipped:
+            shown = ", ".join(f"{n} {r}" for r, n in self.skip_reasons.most_common(3))
+            line += f"; skipped {self.skipped} files ({shown}; see manifest.json)"
+            internal = self.skip_reasons.get(INTERNAL_ERROR, 0)
             if internal:
                 line += f"; {internal} internal errors (a drumrnn bug: please report them)"
-        trimmed = [f.get("trimmed", {}) for f in self.manifest["files"]]
-        shortened = sum(1 for t in trimmed if t.get("silent_bars"))
-        cut = sum(1 for t in trimmed if t.get("cut_hits"))
-        if shortened or cut:
-            line += (f"; shortened long silences in {shortened} files, cut {cut} files at "
-                     f"{self.manifest['config']['limits']['max_bars']} bars")
+        if self.trimmed.get("shortened") or self.trimmed.get("cut"):
+            line += (f"; shortened long silences in {self.trimmed.get('shortened', 0)} files, "
+                     f"cut {self.trimmed.get('cut', 0)} files at {self.max_bars} bars")
         return line
 
 
@@ -164,10 +207,11 @@ def _text_candidates(path: Path, relpath: str, config: PrepareConfig,
         raise DrumrnnError(f"{path} is not a text corpus (not UTF-8 text)") from None
     pieces = corpus_pieces(text)
     return [_Candidate(path, f"{relpath}#{k + 1}" if len(pieces) > 1 else relpath, None,
-                       dict(metadata), piece.encode("utf-8")) for k, piece in enumerate(pieces)]
+                       dict(metadata), text=piece.encode("utf-8"))
+            for k, piece in enumerate(pieces)]
 
 
-def _candidates(source: Path, config: PrepareConfig) -> tuple[str, list[_Candidate]]:
+def _candidates(source: Path, config: PrepareConfig) -> tuple[str, Iterator[_Candidate]]:
     if source.is_file() and source.suffix.lower() == TEXT_SUFFIX:
         if not config.groove_filter.is_empty():
             raise DrumrnnError("Groove MIDI Dataset filters need a GMD folder, not a text corpus")
@@ -176,10 +220,15 @@ def _candidates(source: Path, config: PrepareConfig) -> tuple[str, list[_Candida
             "labels": folder_labels(source.name, config.labels, table)})
         if not candidates:
             raise DrumrnnError(f"{source} holds no words")
-        return "text", candidates
+        return "text", iter(candidates)
     if source.is_file():
+        if is_archive(source):
+            if not config.groove_filter.is_empty():
+                raise DrumrnnError("style, beat type, drummer, bpm and time signature filters "
+                                   "need a Groove MIDI Dataset folder, not an archive")
+            return "archive", _labelled(_archive_candidates(source, config.max_file_mb), config)
         raise DrumrnnError(f"{source} is a file; prepare takes a folder of MIDI files or "
-                           "text corpora, or one text corpus (.txt)")
+                           "text corpora, a .tar.gz of MIDI files, or one text corpus (.txt)")
     if not source.is_dir():
         raise DrumrnnError(f"no such folder: {source}")
     if is_groove_folder(source):
@@ -189,29 +238,71 @@ def _candidates(source: Path, config: PrepareConfig) -> tuple[str, list[_Candida
         entries = [e for e in read_info(source) if config.groove_filter.accepts(e)]
         if not entries:
             raise DrumrnnError("the filters keep no file of the Groove MIDI Dataset")
-        return "groove", [_Candidate(e.path, e.path.relative_to(source).as_posix(), e.split,
-                                     {"drummer": e.drummer, "style": e.style, "bpm": e.bpm,
-                                      "beat_type": e.beat_type,
-                                      "time_signature": e.time_signature,
-                                      "labels": groove_labels({"style": e.style, "bpm": e.bpm,
-                                                               "beat_type": e.beat_type,
-                                                               "drummer": e.drummer})})
-                          for e in entries]
+        return "groove", iter([_Candidate(e.path, e.path.relative_to(source).as_posix(), e.split,
+                                          {"drummer": e.drummer, "style": e.style, "bpm": e.bpm,
+                                           "beat_type": e.beat_type,
+                                           "time_signature": e.time_signature,
+                                           "labels": groove_labels({
+                                               "style": e.style, "bpm": e.bpm,
+                                               "beat_type": e.beat_type,
+                                               "drummer": e.drummer})})
+                               for e in entries])
     if not config.groove_filter.is_empty():
         raise DrumrnnError(f"{source} is not a Groove MIDI Dataset folder (no info.csv): "
                            "style, beat type, drummer, bpm and time signature filters need one")
     files = find_midi_files(source, MIDI_SUFFIXES + (TEXT_SUFFIX,))
     if not files:
         raise DrumrnnError(f"no .mid, .midi or .txt files under {source}")
-    table = read_labels_csv(config.labels.labels_csv) if config.labels.labels_csv else None
-    candidates = []
+    return "folder", _labelled(_folder_candidates(source, files, config), config)
+
+
+def _folder_candidates(source: Path, files: list[Path], config: PrepareConfig
+                       ) -> Iterator[_Candidate]:
     for p in files:
         relpath = p.relative_to(source).as_posix()
-        metadata = {"labels": folder_labels(relpath, config.labels, table)}
-        candidates += (_text_candidates(p, relpath, config, metadata)
-                       if p.suffix.lower() == TEXT_SUFFIX
-                       else [_Candidate(p, relpath, None, metadata)])
-    return "folder", candidates
+        if p.suffix.lower() == TEXT_SUFFIX:
+            yield from _text_candidates(p, relpath, config, {})
+        else:
+            yield _Candidate(p, relpath, None, {})
+
+
+def _labelled(candidates: Iterator[_Candidate], config: PrepareConfig) -> Iterator[_Candidate]:
+    """Plain folders' and archives' files with their labels (from --labels or the folder)."""
+    table = read_labels_csv(config.labels.labels_csv) if config.labels.labels_csv else None
+    for cand in candidates:
+        cand.metadata["labels"] = folder_labels(cand.relpath, config.labels, table)
+        yield cand
+
+
+def is_archive(path: Path) -> bool:
+    """Whether ``path`` names a tar archive (plain or compressed) that prepare can read."""
+    return path.name.lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def _archive_candidates(path: Path, max_file_mb: float) -> Iterator[_Candidate]:
+    """The MIDI members of a tar archive, read one at a time in archive order."""
+    found = False
+    try:
+        with tarfile.open(path, "r|*") as archive:
+            for member in archive:
+                name = member.name
+                if (not member.isfile() or Path(name).suffix.lower() not in MIDI_SUFFIXES
+                        or Path(name).name.startswith(".")):
+                    continue
+                found = True
+                if member.size > max_file_mb * 1e6:
+                    yield _Candidate(None, name, None, {}, error=(
+                        f"file is {member.size / 1e6:.1f} MB, over the {max_file_mb:g} MB limit"))
+                    continue
+                data = archive.extractfile(member).read()
+                try:
+                    yield _Candidate(None, name, None, {}, data=check_midi_bytes(data))
+                except MidiReadError as exc:
+                    yield _Candidate(None, name, None, {}, error=str(exc))
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise DrumrnnError(f"{path}: unreadable archive ({exc})") from None
+    if not found:
+        raise DrumrnnError(f"no .mid or .midi files in {path}")
 
 
 #: The reason prefix of files skipped because of an exception no reader expects.
@@ -245,108 +336,214 @@ def _encode_bytes(job: tuple[bytes, DrumSource, EncodingConfig, ReadLimits, bool
         return f"{INTERNAL_ERROR}: {type(exc).__name__}: {text[0][:200] if text else ''}"
 
 
-def _parse_all(jobs: list, workers: int, progress: bool) -> list:
-    from tqdm import tqdm
+class _Parser:
+    """Encodes batches of files, in worker processes when a batch is big enough."""
 
-    bar = tqdm(total=len(jobs), desc="reading MIDI", unit="file", disable=not progress,
-               leave=False)
-    try:
-        if workers <= 1 or len(jobs) < PARALLEL_MIN_FILES:
-            results = []
-            for job in jobs:
-                results.append(_encode_bytes(job))
-                bar.update()
-            return results
-        import multiprocessing
+    def __init__(self, workers: int):
+        self.workers = workers
+        self.pool = None
 
-        chunk = max(1, len(jobs) // (workers * 8))
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            results = []
-            for result in pool.imap(_encode_bytes, jobs, chunksize=chunk):
-                results.append(result)
-                bar.update()
-            return results
-    finally:
-        bar.close()
+    def __call__(self, jobs: list) -> list:
+        if self.workers <= 1 or len(jobs) < PARALLEL_MIN_FILES:
+            return [_encode_bytes(job) for job in jobs]
+        if self.pool is None:
+            import multiprocessing
+
+            self.pool = multiprocessing.get_context("fork").Pool(self.workers)
+        return self.pool.map(_encode_bytes, jobs, chunksize=max(1, len(jobs) // (self.workers * 8)))
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+
+
+def _batches(items: Iterator, size: int) -> Iterator[list]:
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _token_key(track: EncodedTrack, encoding: EncodingConfig) -> str:
+    """Near-duplicate key: the drum tokens after quantization (steps: the step tokens;
+    events: the drum and delta tokens), ignoring velocities and microtiming."""
+    names = ("tokens",) if encoding.encoding == "steps" else ("drums", "deltas")
+    digest = hashlib.sha1()
+    for name in names:
+        digest.update(np.ascontiguousarray(track.sequence[name], dtype=np.int64).tobytes())
+    return digest.hexdigest()
+
+
+class _Vocabulary:
+    """Token counts per split, accumulated track by track."""
+
+    def __init__(self, encoding: EncodingConfig):
+        self.encoding = encoding
+        self.counts: dict[str, dict[str, Counter]] = {}
+
+    def add(self, split: str, track: EncodedTrack) -> None:
+        names = ("tokens",) if self.encoding.encoding == "steps" else ("drums", "deltas")
+        for name in names:
+            values, numbers = np.unique(track.sequence[name], return_counts=True)
+            self.counts.setdefault(name, {s: Counter() for s in SPLITS})[split].update(
+                dict(zip(values.tolist(), numbers.tolist())))
+
+    def result(self) -> dict:
+        def as_json(counter: Counter) -> dict[str, int]:
+            return {str(v): int(counter[v]) for v in sorted(counter)}
+
+        kit = self.encoding.kit_obj
+        empty = {s: Counter() for s in SPLITS}
+        if self.encoding.encoding == "steps":
+            size = (1 << kit.n_classes) + (1 if self.encoding.bar_tokens else 0)
+            return {"size": size, "token_counts": {
+                s: as_json(c) for s, c in self.counts.get("tokens", empty).items()}}
+        deltas = self.counts.get("deltas", empty)
+        return {"drums": kit.n_classes + 1,
+                "drum_counts": {s: as_json(c) for s, c in self.counts.get("drums", empty).items()},
+                "delta_counts": {s: as_json(c) for s, c in deltas.items()},
+                # The model's delta vocabulary: every delta seen in training, sorted.
+                "deltas": sorted(int(d) for d in deltas["train"])}
 
 
 def prepare(source: str | Path, out: str | Path, config: PrepareConfig = PrepareConfig(),
-            workers: int | None = None, progress: bool = False) -> PrepareReport:
+            workers: int | None = None, progress: bool = False,
+            shard_bytes: int = SHARD_BYTES) -> PrepareReport:
     """Read every MIDI file of ``source``, encode it and write a dataset folder ``out``.
 
-    ``source`` is a folder searched recursively for .mid/.midi, or a Groove MIDI Dataset
-    folder (recognized by its info.csv; its official split and ``config.groove_filter``
-    apply). Bad files are skipped and listed with their reason in the manifest; when no file
-    is kept, :class:`DrumrnnError` is raised and nothing is written.
+    ``source`` is a folder searched recursively for .mid/.midi, a tar archive of them
+    (``.tar.gz``, as the Lakh MIDI Dataset comes), or a Groove MIDI Dataset folder (recognized
+    by its info.csv; its official split and ``config.groove_filter`` apply). Files are read,
+    encoded and written in batches, so memory does not grow with the corpus; each split's
+    arrays are cut into shards of about ``shard_bytes``.
+
+    Bad files are skipped and listed with their reason in the manifest, and so are files
+    whose bytes repeat an earlier file's; files whose drum tokens repeat an earlier file's are
+    counted (and skipped with ``config.skip_near_duplicates``). When no file is kept,
+    :class:`DrumrnnError` is raised and nothing is written. The work goes to a staging
+    folder beside ``out``: a run that crashes keeps its finished shards there, and the next
+    run with the same source and config continues from them; files already in ``out`` (same
+    config) are not parsed again.
     """
     source, out = Path(source), Path(out)
     kind, candidates = _candidates(source, config)
     with folder_lock(out, beside=True):  # the folder itself is replaced
-        return _prepare_locked(source, out, config, kind, candidates, workers, progress)
+        return _prepare_locked(source, out, config, kind, candidates, workers, progress,
+                               shard_bytes)
 
 
 def _prepare_locked(source: Path, out: Path, config: PrepareConfig, kind: str,
-                    candidates: list[_Candidate], workers: int | None,
-                    progress: bool) -> PrepareReport:
+                    candidates: Iterator[_Candidate], workers: int | None, progress: bool,
+                    shard_bytes: int) -> PrepareReport:
     workers = workers or os.cpu_count() or 1
-    previous = _previous_tracks(out, config)
-
-    skipped: list[dict] = []
-    seen: dict[str, str] = {}
-    pending: list[tuple[_Candidate, str, bytes | None]] = []
-    for cand in candidates:
-        try:
-            data = cand.text if cand.text is not None else \
-                read_bytes_checked(cand.path, config.max_file_mb)
-        except MidiReadError as exc:
-            skipped.append({"path": cand.relpath, "reason": str(exc)})
-            continue
-        digest = hashlib.sha256(data).hexdigest()
-        if digest in seen:
-            skipped.append({"path": cand.relpath, "reason": f"duplicate of {seen[digest]}"})
-            continue
-        seen[digest] = cand.relpath
-        pending.append((cand, digest, None if digest in previous else data))
-
-    to_parse = [(data, config.source, config.encoding, config.limits, cand.text is not None)
-                for cand, _, data in pending if data]
-    parsed = iter(_parse_all(to_parse, workers, progress))
-    kept: dict[str, list[tuple[dict, EncodedTrack]]] = {s: [] for s in SPLITS}
+    staging = out.parent / f".{out.name}.partial"
+    run = _Staging(staging, source, config, shard_bytes)
+    previous = _PreviousOutput(out, config)
+    vocabulary = _Vocabulary(config.encoding)
     dropped_total: Counter[int] = Counter()
-    for cand, digest, data in pending:
-        result = next(parsed) if data else previous[digest]
-        if isinstance(result, str):
-            skipped.append({"path": cand.relpath, "reason": result, "sha256": digest})
-            continue
-        dropped_total.update(result.dropped)
-        split = cand.split or _hash_split(digest, config.split_fractions)
-        metadata = dict(cand.metadata)
-        # labels: a plain folder's tempo is the file's own
-        metadata["labels"] = {**metadata["labels"],
-                              "bpm": metadata["labels"]["bpm"] or round(result.bpm, 3)}
-        entry = {"path": cand.relpath, "sha256": digest, "split": split,
-                 "index": len(kept[split]), "tokens": int(len(next(iter(result.sequence.values())))),
-                 "hits": result.n_hits, "merged": result.merged,
-                 "dropped": {str(k): v for k, v in sorted(result.dropped.items())},
-                 "file_bpm": round(result.bpm, 3),
-                 **({"trimmed": result.trimmed} if result.trimmed else {}), **metadata}
-        kept[split].append((entry, result))
-    if kind != "groove" and config.min_per_split:
-        _fill_small_splits(kept, config.min_per_split)
-    if not any(kept.values()):
-        reasons = "; ".join(f"{s['path']}: {s['reason']}" for s in skipped[:3])
-        raise DrumrnnError(f"no usable file among {len(candidates)} under {source}"
-                           + (f" ({reasons}{'; ...' if len(skipped) > 3 else ''})" if reasons else ""))
-
-    text = json.dumps(_manifest(source, kind, config, kept, skipped, dropped_total), indent=1)
-    with atomic_directory(out) as tmp:
-        for split, tracks in kept.items():
-            _write_split(tmp / split, [t for _, t in tracks])
-        (tmp / MANIFEST).write_text(text + "\n", encoding="utf-8")
-    manifest = json.loads(text)
-    return PrepareReport(out, manifest, parsed=len(to_parse),
-                         reused=len(pending) - len(to_parse),
-                         warnings=split_warnings(manifest, kind != "groove"))
+    for entry in run.resumed:
+        vocabulary.add(entry["split"], run.read_track(entry))
+        dropped_total.update({int(k): v for k, v in entry["dropped"].items()})
+    run.resumed = []
+    parser = _Parser(workers)
+    held = ({s: [] for s in SPLITS} if config.min_per_split and kind != "groove" and not run.kept
+            else None)
+    bar = _progress_bar(progress)
+    n_candidates = parsed_count = reused = 0
+    try:
+        for batch in _batches(candidates, PREPARE_BATCH):
+            n_candidates += len(batch)
+            bar.update(len(batch))
+            pending = []
+            for cand in batch:
+                if cand.relpath in run.done_paths:
+                    continue
+                if cand.text is not None:
+                    cand.data = cand.text
+                if cand.data is None and cand.error is None:
+                    try:
+                        cand.data = read_bytes_checked(cand.path, config.max_file_mb)
+                    except MidiReadError as exc:
+                        cand.error = str(exc)
+                if cand.error is not None:
+                    run.skip({"path": cand.relpath, "reason": cand.error})
+                    continue
+                digest = hashlib.sha256(cand.data).hexdigest()
+                if digest in run.seen:
+                    run.skip({"path": cand.relpath, "reason": f"duplicate of {run.seen[digest]}",
+                              "sha256": digest, "duplicate": "bytes"})
+                    continue
+                run.seen[digest] = cand.relpath
+                cached = previous.get(digest)
+                if cached is not None:
+                    cand.data = None
+                pending.append((cand, digest, cached))
+            to_parse = [(cand.data, config.source, config.encoding, config.limits,
+                         cand.text is not None) for cand, _, cached in pending if cached is None]
+            parsed = iter(parser(to_parse))
+            parsed_count += len(to_parse)
+            for cand, digest, cached in pending:
+                result = next(parsed) if cached is None else cached
+                reused += cached is not None
+                cand.data = None
+                if isinstance(result, str):
+                    run.skip({"path": cand.relpath, "reason": result, "sha256": digest})
+                    continue
+                key = _token_key(result, config.encoding)
+                if (key in run.token_keys and kind != "groove"
+                        and config.skip_near_duplicates):
+                    run.skip({"path": cand.relpath, "sha256": digest, "duplicate": "tokens",
+                              "reason": f"near-duplicate of {run.token_keys[key]} "
+                                        "(same drum tokens after quantization)"})
+                    continue
+                near = run.token_keys.setdefault(key, cand.relpath)
+                split = cand.split or _hash_split(digest, config.split_fractions)
+                metadata = dict(cand.metadata)
+                # labels: a plain folder's tempo is the file's own
+                metadata["labels"] = {**metadata["labels"],
+                                      "bpm": metadata["labels"]["bpm"] or round(result.bpm, 3)}
+                entry = {"path": cand.relpath, "sha256": digest, "split": split,
+                         "tokens": int(len(next(iter(result.sequence.values())))),
+                         "hits": result.n_hits, "merged": result.merged,
+                         "dropped": {str(k): v for k, v in sorted(result.dropped.items())},
+                         "file_bpm": round(result.bpm, 3), "token_key": key,
+                         **({"trimmed": result.trimmed} if result.trimmed else {}), **metadata}
+                if near != cand.relpath:
+                    entry["near_duplicate_of"] = near
+                if held is not None:
+                    held[split].append((entry, result))
+                    continue
+                dropped_total.update(result.dropped)
+                vocabulary.add(split, result)
+                run.add(split, entry, result)
+        if held is not None:  # --min-per-split: splits settled once every file is known
+            _fill_small_splits(held, config.min_per_split)
+            for split, tracks in held.items():
+                for entry, result in tracks:
+                    dropped_total.update(result.dropped)
+                    vocabulary.add(split, result)
+                    run.add(split, entry, result)
+        run.close()
+    finally:
+        bar.close()
+        parser.close()
+    if not run.kept:
+        reasons = "; ".join(f"{s['path']}: {s['reason']}" for s in run.first_skips[:3])
+        shutil.rmtree(staging, ignore_errors=True)
+        raise DrumrnnError(f"no usable file among {n_candidates} under {source}"
+                           + (f" ({reasons}{'; ...' if run.skipped > 3 else ''})"
+                              if reasons else ""))
+    run.write_manifest(kind, vocabulary.result(), dropped_total)
+    replace_directory(staging, out)
+    summary = run.summary()
+    return PrepareReport(out, parsed=parsed_count, reused=reused, skipped=run.skipped,
+                         skip_reasons=run.skip_reasons, trimmed=run.trimmed,
+                         max_bars=config.limits.max_bars,
+                         warnings=split_warnings(summary, kind != "groove"), **summary)
 
 
 def _fill_small_splits(kept: dict, minimum: int) -> None:
@@ -383,95 +580,234 @@ def split_warnings(manifest: dict, hashed: bool = True) -> list[str]:
     return lines
 
 
-def _manifest(source: Path, kind: str, config: PrepareConfig, kept: dict,
-              skipped: list[dict], dropped: Counter) -> dict:
-    splits = {}
-    for split, tracks in kept.items():
-        splits[split] = {"files": len(tracks),
-                         "tokens": sum(e["tokens"] for e, _ in tracks),
-                         "hits": sum(e["hits"] for e, _ in tracks)}
-    return {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "created_by": f"drumrnn {__version__}",
-        "source": {"path": str(source.resolve()), "kind": kind},
-        "config": config.to_dict(),
-        "splits": splits,
-        "vocabulary": _vocabulary(config.encoding, kept),
-        "dropped_pitches": {str(k): v for k, v in sorted(dropped.items())},
-        "files": [e for tracks in kept.values() for e, _ in tracks],
-        "skipped": skipped,
-    }
+def _progress_bar(progress: bool):
+    from tqdm import tqdm
+
+    return tqdm(desc="reading MIDI", unit="file", disable=not progress, leave=False)
 
 
-def _vocabulary(encoding: EncodingConfig, kept: dict) -> dict:
-    """Token counts per split: the step-token vocabulary, or the drum and delta vocabularies."""
-    def counts(arrays: Iterable[np.ndarray]) -> dict[str, int]:
-        arrays = list(arrays)
-        if not arrays:
-            return {}
-        values, numbers = np.unique(np.concatenate(arrays), return_counts=True)
-        return {str(v): int(n) for v, n in zip(values.tolist(), numbers.tolist())}
+class _Staging:
+    """The folder a preparation writes into: finished shards, and running totals of what
+    they hold (the entries themselves stay on disk, in each shard's shard.json)."""
 
-    kit = encoding.kit_obj
-    if encoding.encoding == "steps":
-        size = (1 << kit.n_classes) + (1 if encoding.bar_tokens else 0)
-        return {"size": size, "token_counts": {
-            s: counts(t.sequence["tokens"] for _, t in tracks) for s, tracks in kept.items()}}
-    return {"drums": kit.n_classes + 1,
-            "drum_counts": {s: counts(t.sequence["drums"] for _, t in tracks)
-                            for s, tracks in kept.items()},
-            "delta_counts": {s: counts(t.sequence["deltas"] for _, t in tracks)
-                             for s, tracks in kept.items()},
-            # The model's delta vocabulary: every delta seen in training, sorted.
-            "deltas": sorted({int(d) for _, t in kept["train"]
-                              for d in np.unique(t.sequence["deltas"]).tolist()})}
+    def __init__(self, folder: Path, source: Path, config: PrepareConfig, shard_bytes: int):
+        self.folder = folder
+        identity = {"source": str(source.resolve()), "config": config.to_dict()}
+        info = folder / STAGING_INFO
+        try:
+            same = json.loads(info.read_text(encoding="utf-8")) == json.loads(json.dumps(identity))
+        except (OSError, ValueError):
+            same = False
+        if not same:
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            write_text_atomic(info, json.dumps(identity))
+        self.source, self.config = source, config
+        self.totals = {s: {"files": 0, "tokens": 0, "hits": 0} for s in SPLITS}
+        self.duplicates: Counter[str] = Counter()
+        self.trimmed: Counter[str] = Counter()
+        self.skip_reasons: Counter[str] = Counter()
+        self.first_skips: list[dict] = []
+        self.unsaved_skips: list[dict] = []
+        self.done_paths: set[str] = set()
+        self.seen: dict[str, str] = {}
+        self.token_keys: dict[str, str] = {}
+        self.next_order = 0
+        self.shards: dict[str, list[dict]] = {s: [] for s in SPLITS}
+        #: entries of the shards a crashed run finished (their tracks still count)
+        self.resumed: list[dict] = []
+        for split in SPLITS:
+            for shard in finished_shards(folder / split):
+                self.shards[split].append({k: shard[k] for k in ("name", "tracks", "bytes")})
+                for entry in shard["entries"]:
+                    self._count(entry)
+                    self.resumed.append(entry)
+                for record in shard.get("skipped", []):
+                    self._count_skip(record)
+        self.writers = {s: ShardWriter(folder / s, shard_bytes, first=len(self.shards[s]))
+                        for s in SPLITS}
+        self.readers = {s: _ShardReader(folder / s, self.shards[s]) for s in SPLITS}
+
+    @property
+    def kept(self) -> int:
+        return sum(t["files"] for t in self.totals.values())
+
+    @property
+    def skipped(self) -> int:
+        return sum(self.skip_reasons.values())
+
+    def _count(self, entry: dict) -> None:
+        totals = self.totals[entry["split"]]
+        totals["files"] += 1
+        totals["tokens"] += entry["tokens"]
+        totals["hits"] += entry["hits"]
+        self.done_paths.add(entry["path"])
+        self.seen[entry["sha256"]] = entry["path"]
+        self.token_keys.setdefault(entry["token_key"], entry["path"])
+        self.next_order = max(self.next_order, entry["order"] + 1)
+        self.duplicates["kept"] += "near_duplicate_of" in entry
+        trimmed = entry.get("trimmed", {})
+        self.trimmed["shortened"] += bool(trimmed.get("silent_bars"))
+        self.trimmed["cut"] += bool(trimmed.get("cut_hits"))
+
+    def _count_skip(self, record: dict) -> None:
+        self.skip_reasons[record["reason"].split(";")[0].split(":")[0].split(" of ")[0]] += 1
+        if len(self.first_skips) < 4:
+            self.first_skips.append(record)
+        self.done_paths.add(record["path"])
+        if "sha256" in record and record.get("duplicate") != "bytes":
+            self.seen.setdefault(record["sha256"], record["path"])
+        if "duplicate" in record:
+            self.duplicates[record["duplicate"]] += 1
+
+    def skip(self, record: dict) -> None:
+        self._count_skip(record)
+        self.unsaved_skips.append(record)
+
+    def add(self, split: str, entry: dict, track: EncodedTrack) -> None:
+        entry["index"] = self.totals[split]["files"]
+        entry["order"] = self.next_order
+        self._count(entry)
+        writer = self.writers[split]
+        groups = {"track_starts": track.sequence}
+        if track.hits:
+            groups["hit_starts"] = track.hits
+        writer.add(groups, entry)
+        if writer.full:
+            self._flush(split)
+
+    def _flush(self, split: str) -> None:
+        # skips ride with the next shard to finish, so that a resumed run knows them
+        described = self.writers[split].flush({"skipped": self.unsaved_skips})
+        if described is not None:
+            self.shards[split].append(described)
+            self.unsaved_skips = []
+
+    def close(self) -> None:
+        for split in SPLITS:
+            self._flush(split)
+        if self.unsaved_skips:  # skips after the last track: keep them in the last shard
+            for split in reversed(SPLITS):
+                if self.shards[split]:
+                    path = self.folder / split / self.shards[split][-1]["name"] / SHARD_INFO
+                    info = json.loads(path.read_text(encoding="utf-8"))
+                    info["skipped"] = info.get("skipped", []) + self.unsaved_skips
+                    write_text_atomic(path, json.dumps(info) + "\n")
+                    self.unsaved_skips = []
+                    break
+
+    def read_track(self, entry: dict) -> EncodedTrack:
+        return self.readers[entry["split"]].track(entry)
+
+    def summary(self) -> dict:
+        """The manifest's fields other than the file lists."""
+        return {"splits": self.totals, "shards": self.shards,
+                "duplicates": {"same_bytes": self.duplicates["bytes"],
+                               "same_tokens": self.duplicates["tokens"] + self.duplicates["kept"],
+                               "same_tokens_kept": self.duplicates["kept"]}}
+
+    def write_manifest(self, kind: str, vocabulary: dict, dropped: Counter) -> None:
+        """manifest.json, its file lists streamed from the shards one at a time."""
+        head = {"format": FORMAT, "format_version": FORMAT_VERSION,
+                "created_by": f"drumrnn {__version__}",
+                "source": {"path": str(self.source.resolve()), "kind": kind},
+                "config": self.config.to_dict(), **self.summary(), "vocabulary": vocabulary,
+                "dropped_pitches": {str(k): v for k, v in sorted(dropped.items())}}
+        with open(self.folder / MANIFEST, "w", encoding="utf-8") as out:
+            out.write("{\n" + ",\n".join(f"{json.dumps(k)}: {json.dumps(v)}"
+                                           for k, v in head.items()))
+            for key in ("files", "skipped"):
+                out.write(f',\n"{key}": [')
+                first = True
+                for split in SPLITS:
+                    for shard in finished_shards(self.folder / split):
+                        records = (shard["entries"] if key == "files"
+                                   else shard.get("skipped", []))
+                        for record in records:
+                            record = {k: v for k, v in record.items() if k != "order"}
+                            out.write(("\n" if first else ",\n") + json.dumps(record))
+                            first = False
+                out.write("\n]")
+            out.write("\n}\n")
 
 
-def _write_split(folder: Path, tracks: list[EncodedTrack]) -> None:
-    folder.mkdir()
-    if not tracks:
-        return
-    for group, starts_name in (("sequence", "track_starts"), ("hits", "hit_starts")):
-        parts = [getattr(t, group) for t in tracks]
-        if not parts[0]:
-            continue
-        lengths = [len(next(iter(p.values()))) for p in parts]
-        np.save(folder / f"{starts_name}.npy", np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
-        for name in parts[0]:
-            np.save(folder / f"{name}.npy", np.concatenate([p[name] for p in parts]))
+class _ShardReader:
+    """Reads kept tracks back from a split's finished shards (each opened once)."""
+
+    def __init__(self, folder: Path, shards: list[dict]):
+        self.folder, self.shards = folder, shards
+        self.opened: dict[str, Split] = {}
+
+    def track(self, entry: dict) -> EncodedTrack:
+        index = entry["index"]
+        for shard in self.shards:
+            if index < shard["tracks"]:
+                name = shard["name"]
+                if name not in self.opened:
+                    self.opened[name] = Split(entry["split"], open_shard(self.folder / name))
+                sequence, hits = self.opened[name].track(index)
+                return EncodedTrack(sequence, hits, entry["hits"], entry["merged"],
+                                    Counter({int(k): v for k, v in entry["dropped"].items()}),
+                                    float(entry.get("file_bpm", 120.0)),
+                                    dict(entry.get("trimmed", {})))
+            index -= shard["tracks"]
+        raise DrumrnnError(f"{self.folder}: no shard holds track {entry['index']}")
 
 
-def _previous_tracks(out: Path, config: PrepareConfig) -> dict[str, EncodedTrack | str]:
-    """Tracks (or skip reasons) of an earlier preparation in ``out`` with the same config,
-    by content hash."""
-    try:
-        dataset = load_dataset(out)
-    except DrumrnnError:
-        return {}
-    # labels do not change the parsed tracks
-    def parsing(c: dict) -> dict:
-        return {k: v for k, v in c.items() if k != "labels"}
+def _parsing(config: dict) -> dict:
+    """The settings that decide the parsed tracks (labels do not)."""
+    return {k: v for k, v in config.items() if k != "labels"}
 
-    if parsing(dataset.manifest["config"]) != parsing(json.loads(json.dumps(config.to_dict()))):
-        return {}
-    try:
-        splits = {name: dataset.split(name) for name in SPLITS}
-    except DrumrnnError:  # a damaged earlier output: parse everything again
-        return {}
-    tracks: dict[str, EncodedTrack | str] = {
-        s["sha256"]: s["reason"] for s in dataset.manifest["skipped"] if "sha256" in s}
-    for entry in dataset.manifest["files"]:
-        sequence, hits = splits[entry["split"]].track(entry["index"])
-        tracks[entry["sha256"]] = EncodedTrack(
-            sequence, hits, entry["hits"], entry["merged"],
-            Counter({int(k): v for k, v in entry["dropped"].items()}),
-            float(entry.get("file_bpm", 120.0)),
-            dict(entry.get("trimmed", {})))
-    return tracks
+
+class _PreviousOutput:
+    """An earlier preparation in ``out`` with the same config: its tracks and skip reasons
+    by content hash, read on demand (from its shards' shard.json, not its manifest)."""
+
+    def __init__(self, out: Path, config: PrepareConfig):
+        self.by_hash: dict[str, tuple] = {}
+        self.reasons: dict[str, str] = {}
+        try:
+            identity = json.loads((out / STAGING_INFO).read_text(encoding="utf-8"))
+            same = _parsing(identity["config"]) == _parsing(json.loads(json.dumps(
+                config.to_dict())))
+        except (OSError, ValueError, KeyError, TypeError):
+            return
+        if not same or not (out / MANIFEST).is_file():
+            return
+        shards = {s: [] for s in SPLITS}
+        for split in SPLITS:
+            for shard in finished_shards(out / split, clean=False):
+                shards[split].append({k: shard[k] for k in ("name", "tracks")})
+                for e in shard["entries"]:
+                    self.by_hash[e["sha256"]] = (split, e["index"], e["hits"], e["merged"],
+                                                 e["dropped"], e.get("file_bpm", 120.0),
+                                                 e.get("trimmed", {}))
+                self.reasons.update((r["sha256"], r["reason"]) for r in shard.get("skipped", [])
+                                    if "sha256" in r and "duplicate" not in r)
+        self.readers = {s: _ShardReader(out / s, shards[s]) for s in SPLITS}
+
+    def get(self, digest: str) -> EncodedTrack | str | None:
+        if digest in self.reasons:
+            return self.reasons[digest]
+        found = self.by_hash.get(digest)
+        if found is None:
+            return None
+        split, index, hits, merged, dropped, bpm, trimmed = found
+        try:
+            return self.readers[split].track({"split": split, "index": index, "hits": hits,
+                                              "merged": merged, "dropped": dropped,
+                                              "file_bpm": bpm, "trimmed": trimmed})
+        except DrumrnnError:  # a damaged earlier output: parse the file again
+            return None
 
 
 @dataclass
 class Split:
-    """One split of a prepared dataset: memory-mapped arrays of all its tracks."""
+    """One split of a prepared dataset: memory-mapped arrays of all its tracks.
+
+    With one shard, ``arrays`` are its memory maps; with several, the offsets arrays are
+    joined in memory and the others are :class:`~drumrnn.data.shards.ShardedArray` views.
+    """
 
     name: str
     arrays: dict[str, np.ndarray]
@@ -487,7 +823,7 @@ class Split:
             raise IndexError(f"{self.name} has {self.n_tracks} tracks, no track {index}")
         s, e = self.arrays["track_starts"][index:index + 2]
         sequence = {k: np.array(v[s:e]) for k, v in self.arrays.items()
-                    if k not in ("track_starts", "hit_starts") and not k.startswith("hit_")}
+                    if not k.endswith("_starts") and not k.startswith("hit_")}
         hits = {}
         if "hit_starts" in self.arrays:
             hs, he = self.arrays["hit_starts"][index:index + 2]
@@ -510,16 +846,18 @@ class Dataset:
     def split(self, name: str) -> Split:
         if name not in SPLITS:
             raise DrumrnnError(f"unknown split {name!r}; choose one of {', '.join(SPLITS)}")
-        folder = self.path / name
-        arrays = {}
-        for p in sorted(folder.glob("*.npy")):
-            try:
-                arrays[p.stem] = np.load(p, mmap_mode="r", allow_pickle=False)
-            except Exception as exc:  # numpy raises several types on damaged headers
-                text = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-                raise DrumrnnError(f"{p}: damaged array file ({text})") from None
-        check_split(name, arrays, self.manifest, folder)
-        return Split(name, arrays)
+        shards = self.shards(name)
+        for shard, arrays in zip(self.manifest["shards"][name], shards):
+            # each shard checked as a split of its own tracks
+            one = {**self.manifest, "splits": {**self.manifest["splits"],
+                                               name: {"files": shard["tracks"]}}}
+            check_split(name, arrays, one, self.path / name / shard["name"])
+        return Split(name, concatenate_shards(shards) if shards else {})
+
+    def shards(self, name: str) -> list[dict[str, np.ndarray]]:
+        """The memory-mapped arrays of each shard of split ``name``, in order."""
+        return [open_shard(self.path / name / shard["name"])
+                for shard in self.manifest["shards"][name]]
 
 
 def load_dataset(path: str | Path) -> Dataset:
@@ -540,4 +878,6 @@ def load_dataset(path: str | Path) -> Dataset:
                            f"is not supported (this drumrnn reads version {FORMAT_VERSION}); "
                            "prepare it again")
     check_manifest(manifest, manifest_path)
+    if not isinstance(manifest.get("shards"), dict) or set(manifest["shards"]) != set(SPLITS):
+        raise DrumrnnError(f"{manifest_path} lacks its shards; prepare it again")
     return Dataset(path, manifest)

@@ -1,9 +1,10 @@
-"""Download the Groove MIDI Dataset's official MIDI-only archive."""
+"""Download the Groove MIDI Dataset's official MIDI-only archive, or the Lakh MIDI Dataset."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import tarfile
 import tempfile
 import urllib.request
 import zipfile
@@ -16,6 +17,8 @@ from drumrnn.data.groove import INFO_CSV
 GROOVE_URL = ("https://storage.googleapis.com/magentadata/datasets/groove/"
               "groove-v1.0.0-midionly.zip")
 GROOVE_MIDI_FILES = 1150
+LAKH_URL = "http://hog.ee.columbia.edu/craffel/lmd/lmd_full.tar.gz"
+LAKH_ARCHIVE = "lmd_full.tar.gz"
 
 
 def download_groove(dest: str | Path = "data", url: str = GROOVE_URL,
@@ -84,3 +87,42 @@ def _check_archive(path: Path, expected_files: int | None) -> str:
         raise DrumrnnError(f"downloaded archive has {len(midi)} MIDI files, "
                            f"expected {expected_files}")
     return str(Path(infos[0]).parent) if Path(infos[0]).parent != Path(".") else ""
+
+
+def download_lakh(dest: str | Path = "data", url: str = LAKH_URL, progress: bool = False) -> Path:
+    """Download the Lakh MIDI Dataset's full archive (``lmd_full.tar.gz``, about 1.6 GB);
+    returns its path.
+
+    The archive is kept packed: ``drumrnn prepare`` reads it as it is. It is checked to be
+    a gzip tar holding MIDI files before it takes its final name, so the file appears only
+    when complete; an archive already there is returned without downloading.
+    """
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    target = dest / LAKH_ARCHIVE
+    if target.is_file():
+        return target
+    fd, name = tempfile.mkstemp(prefix=".lmd-", suffix=".tar.gz", dir=dest)
+    os.close(fd)
+    archive = Path(name)
+    try:
+        _fetch(url, archive, progress)
+        _check_tar(archive)
+        os.replace(archive, target)
+    finally:
+        archive.unlink(missing_ok=True)
+    return target
+
+
+def _check_tar(path: Path) -> None:
+    """A gzip tar whose members stay inside it, with a MIDI file among the first ones."""
+    try:
+        with tarfile.open(path, "r|gz") as archive:
+            for member in archive:
+                if member.name.startswith("/") or ".." in Path(member.name).parts:
+                    raise DrumrnnError("downloaded archive holds paths outside its folder")
+                if member.isfile() and member.name.lower().endswith((".mid", ".midi")):
+                    return
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise DrumrnnError(f"downloaded file is not a .tar.gz archive ({exc})") from None
+    raise DrumrnnError("downloaded archive holds no MIDI file")

@@ -76,6 +76,12 @@ def read_bytes_checked(path: str | Path, max_mb: float = MAX_FILE_MB, midi: bool
         raise MidiReadError("is a folder, not a MIDI file") from None
     except OSError as exc:
         raise MidiReadError(f"cannot read file: {exc.strerror or exc}") from None
+    return check_midi_bytes(data, midi)
+
+
+def check_midi_bytes(data: bytes, midi: bool = True) -> bytes:
+    """``data``, or a :class:`MidiReadError` if it is empty or (with ``midi``) has no MIDI
+    header."""
     if not data:
         raise MidiReadError("empty file")
     if midi and not data.startswith(b"MThd"):

@@ -12,6 +12,7 @@ import numpy as np
 
 from drumrnn.core.errors import DrumrnnError
 from drumrnn.data.dataset import Dataset, Split
+from drumrnn.data.shards import ShardedArray
 from drumrnn.model.feel import feel_inputs, offset_bins, velocity_bins
 from drumrnn.model.labels import LabelVocab, track_label_ids
 from drumrnn.model.model_config import ModelConfig, Vocabulary
@@ -78,18 +79,30 @@ def delta_ids(deltas: np.ndarray, vocab: Vocabulary) -> np.ndarray:
 
 
 def track_arrays(split: Split, vocab: Vocabulary) -> TrackArrays:
-    """Load a split into model ids and features."""
+    """Load a split into model ids and features.
+
+    A split of one shard is loaded into memory; a split of several shards (a large corpus)
+    gets views that compute ids and features of the rows they are indexed with, from the
+    memory-mapped shards, so memory does not grow with the corpus.
+    """
     if split.n_tracks == 0:
         raise DrumrnnError(f"the {split.name} split is empty")
     starts = np.asarray(split.arrays["track_starts"], dtype=np.int64)
-    n = int(starts[-1])
-    track_of = np.repeat(np.arange(len(starts) - 1), np.diff(starts))
-    index = np.arange(n, dtype=np.int64) - starts[track_of]
+    lazy = any(isinstance(a, ShardedArray) for a in split.arrays.values())
     if vocab.encoding == "steps":
-        ids = np.asarray(split.arrays["tokens"], dtype=np.int64)
-        if ids.max(initial=0) >= vocab.size:
+        tokens = split.arrays["tokens"]
+        top = max((int(p.max(initial=0)) for p in getattr(tokens, "parts", [tokens])),
+                  default=0)
+        if top >= vocab.size:
             raise DrumrnnError(f"the {split.name} split has tokens beyond the model's "
                                f"vocabulary of {vocab.size}")
+        if lazy:
+            ids, index = _Int64View(tokens), _TrackIndex(starts)
+            return TrackArrays(ids, starts, index, _Int64View(split.arrays["positions"]),
+                               _Lookback(ids, index, vocab.steps_per_bar))
+        ids = np.asarray(tokens, dtype=np.int64)
+        index = _index(starts)
+        n = len(ids)
         lookback = np.zeros((n, 2), dtype=np.float32)
         for k, distance in enumerate((vocab.steps_per_bar, 2 * vocab.steps_per_bar)):
             same = np.zeros(n, dtype=bool)
@@ -97,8 +110,11 @@ def track_arrays(split: Split, vocab: Vocabulary) -> TrackArrays:
             lookback[:, k] = same & (index >= distance)
         return TrackArrays(ids, starts, index, np.asarray(split.arrays["positions"],
                                                           dtype=np.int64), lookback)
+    if lazy:
+        return TrackArrays(_Int64View(split.arrays["drums"]), starts, _TrackIndex(starts),
+                           delta_ids=_DeltaIds(split.arrays["deltas"], vocab))
     drums = np.asarray(split.arrays["drums"], dtype=np.int64)
-    return TrackArrays(drums, starts, index,
+    return TrackArrays(drums, starts, _index(starts),
                        delta_ids=delta_ids(np.asarray(split.arrays["deltas"]), vocab))
 
 
@@ -112,11 +128,14 @@ def model_tracks(dataset: Dataset, split: str, vocab: Vocabulary, config: ModelC
         if labels is None:
             raise DrumrnnError("a model that reads labels needs their vocabulary")
         per_track = track_label_ids(dataset.manifest, split, labels)
-        tracks.labels = np.repeat(per_track, tracks.lengths, axis=0)
-    if config.feel:
+        tracks.labels = (_PerTrack(per_track, tracks.starts) if isinstance(tracks.ids, _View)
+                         else np.repeat(per_track, tracks.lengths, axis=0))
+    if config.feel:  # built in memory, also for a split of several shards
         attach_feel(tracks, data, vocab, config.feel_bins)
     if config.bar_ago:
-        tracks.bar_ago = bar_ago_ids(tracks.ids, tracks.index, vocab)
+        tracks.bar_ago = (_BarAgo(tracks.ids, tracks.index, vocab)
+                          if isinstance(tracks.ids, _View)
+                          else bar_ago_ids(tracks.ids, tracks.index, vocab))
     return tracks
 
 
@@ -138,13 +157,14 @@ def attach_feel(tracks: TrackArrays, split: Split, vocab: Vocabulary, bins: int)
     if vocab.encoding != "steps":
         raise DrumrnnError("feel heads need the steps encoding")
     C = vocab.n_classes
-    n = len(tracks.ids)
+    ids = np.asarray(tracks.ids)
+    n = len(ids)
     hit_starts = np.asarray(split.arrays["hit_starts"], dtype=np.int64)
     track_of_hit = np.repeat(np.arange(len(hit_starts) - 1), np.diff(hit_starts))
     steps = np.asarray(split.arrays["hit_steps"], dtype=np.int64)
     if vocab.bar_token >= 0:  # a hit's grid step -> its token (BAR tokens skipped)
-        step_tokens = np.flatnonzero(tracks.ids != vocab.bar_token)
-        before = np.concatenate([[0], np.cumsum(tracks.ids != vocab.bar_token)])[tracks.starts]
+        step_tokens = np.flatnonzero(ids != vocab.bar_token)
+        before = np.concatenate([[0], np.cumsum(ids != vocab.bar_token)])[tracks.starts]
         at = step_tokens[before[track_of_hit] + steps]
     else:
         at = tracks.starts[track_of_hit] + steps
@@ -154,3 +174,101 @@ def attach_feel(tracks: TrackArrays, split: Split, vocab: Vocabulary, bins: int)
     tracks.velocity_bins[at, classes] = velocity_bins(split.arrays["hit_velocities"], bins)
     tracks.offset_bins[at, classes] = offset_bins(split.arrays["hit_offsets"], bins)
     tracks.feel_in = feel_inputs(tracks.velocity_bins, tracks.offset_bins, bins)
+
+
+def _index(starts: np.ndarray) -> np.ndarray:
+    track_of = np.repeat(np.arange(len(starts) - 1), np.diff(starts))
+    return np.arange(int(starts[-1]), dtype=np.int64) - starts[track_of]
+
+
+class _View:
+    """An array computed on demand for the rows it is indexed with (integer arrays)."""
+
+    def __init__(self, length: int):
+        self.length = length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __array__(self, dtype=None, copy=None):
+        out = self[np.arange(self.length)]
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+
+class _Int64View(_View):
+    def __init__(self, values):
+        super().__init__(len(values))
+        self.values = values
+
+    def __getitem__(self, at):
+        return np.asarray(self.values[at], dtype=np.int64)
+
+
+class _TrackIndex(_View):
+    """Each token's position in its track."""
+
+    def __init__(self, starts: np.ndarray):
+        super().__init__(int(starts[-1]))
+        self.starts = starts
+
+    def __getitem__(self, at):
+        at = np.asarray(at, dtype=np.int64)
+        return at - self.starts[np.searchsorted(self.starts, at, side="right") - 1]
+
+
+class _Lookback(_View):
+    """Whether each token repeats the token one and two bars before it in its track."""
+
+    def __init__(self, ids: _Int64View, index: _TrackIndex, steps_per_bar: int):
+        super().__init__(len(ids))
+        self.ids, self.index, self.steps_per_bar = ids, index, steps_per_bar
+
+    def __getitem__(self, at):
+        at = np.asarray(at, dtype=np.int64)
+        now, index = self.ids[at], self.index[at]
+        flags = np.zeros((*at.shape, 2), dtype=np.float32)
+        for k, distance in enumerate((self.steps_per_bar, 2 * self.steps_per_bar)):
+            inside = index >= distance
+            before = self.ids[np.where(inside, at - distance, at)]
+            flags[..., k] = inside & (before == now)
+        return flags
+
+
+class _DeltaIds(_View):
+    def __init__(self, deltas, vocab: Vocabulary):
+        super().__init__(len(deltas))
+        self.deltas, self.vocab = deltas, vocab
+
+    def __getitem__(self, at):
+        at = np.asarray(at, dtype=np.int64)
+        return delta_ids(np.asarray(self.deltas[at.reshape(-1)]), self.vocab).reshape(at.shape)
+
+
+class _PerTrack(_View):
+    """A per-track array read as one row per token."""
+
+    def __init__(self, values: np.ndarray, starts: np.ndarray):
+        super().__init__(int(starts[-1]))
+        self.values, self.starts = values, starts
+
+    def __getitem__(self, at):
+        at = np.asarray(at, dtype=np.int64)
+        return self.values[np.searchsorted(self.starts, at, side="right") - 1]
+
+
+class _BarAgo(_View):
+    """:func:`bar_ago_ids` of the rows asked for."""
+
+    def __init__(self, ids: _Int64View, index: _TrackIndex, vocab: Vocabulary):
+        super().__init__(len(ids))
+        self.ids, self.index, self.vocab = ids, index, vocab
+
+    def __getitem__(self, at):
+        at = np.asarray(at, dtype=np.int64)
+        index = self.index[at]
+        out = np.full((*at.shape, 2), self.vocab.size, dtype=np.int64)
+        for k in (0, 1):
+            back = (k + 1) * self.vocab.bar_slots
+            ok = index + 1 >= back
+            out[..., k] = np.where(ok, self.ids[np.where(ok, at + 1 - back, at)], self.vocab.size)
+        return out

@@ -35,6 +35,7 @@ from drumrnn.model.model_config import ModelConfig
 from drumrnn.model.model_file import content_header, load_model_file, save_model_file
 from drumrnn.model.profile import learn_profile, split_profile
 from drumrnn.model.tracks import TrackArrays, model_tracks, vocabulary_of
+from drumrnn.training import distributed as ddp
 from drumrnn.training.batches import epoch_plan, gather
 from drumrnn.training.checkpoint import FORMAT as CHECKPOINT_FORMAT
 from drumrnn.training.checkpoint import FORMAT_VERSION as CHECKPOINT_VERSION
@@ -61,7 +62,15 @@ def default_threads() -> int:
 
 
 def to_batch(arrays: dict[str, np.ndarray], device) -> Batch:
-    tensors = {k: torch.from_numpy(np.ascontiguousarray(v)).to(device) for k, v in arrays.items()}
+    """Tensors of one batch on ``device``; for a GPU through pinned memory, copied without
+    waiting."""
+    device = torch.device("cpu") if device is None else torch.device(device)
+    tensors = {}
+    for k, v in arrays.items():
+        tensor = torch.from_numpy(np.ascontiguousarray(v))
+        if device.type == "cuda":
+            tensor = tensor.pin_memory().to(device, non_blocking=True)
+        tensors[k] = tensor
     return Batch(**tensors)
 
 
@@ -173,10 +182,20 @@ class Trainer:
                                          self.labels)
         if self.train_tracks.n_targets == 0:
             raise DrumrnnError("the training split has no track longer than one token")
-        torch.set_num_threads(train_cfg.threads or default_threads())
-        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.world = ddp.world_from_env()
+        self.local_batch = ddp.local_batch(train_cfg.batch, self.world)
+        torch.set_num_threads(train_cfg.threads
+                              or ddp.threads_per_rank(default_threads(), self.world))
+        self.device = ddp.select_device(train_cfg.device, self.world)
+        self.amp_dtype = ddp.select_precision(train_cfg.precision, self.device)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+        ddp.start(self.world, self.device)
         torch.manual_seed(train_cfg.seed)
         self.model = DrumLM(model_cfg, self.vocab).to(self.device)
+        self.net = ddp.wrap(self.model, self.world)
+        # fp16 gradients underflow without scaling; bf16 has float32's range
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.optimizer = _optimizer(self.model, train_cfg)
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.optimizer, factor=train_cfg.plateau_factor, patience=train_cfg.plateau_patience)
@@ -188,22 +207,30 @@ class Trainer:
         self.history: list[dict] = []
         self.stop_rows: list[dict] = []  # validations at stops: kept, not training state
         self._plan_len = 0
-        self.state = self.model.initial_state(train_cfg.batch, self.device)
-        self.profile = learn_profile(self.dataset)
+        self.state = self.model.initial_state(self.local_batch, self.device)
+        self.profile = learn_profile(self.dataset) if self.world.main else {}
         self.manifest_sha256 = hashlib.sha256(
             (self.dataset.path / "manifest.json").read_bytes()).hexdigest()
-        for path in earlier:  # only once everything else is known to work
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        if self.world.main:  # the one process that writes
+            for path in earlier:  # only once everything else is known to work
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+        self._reseed_rank()
+
+    def _reseed_rank(self) -> None:
+        """Ranks other than 0 draw their own dropout masks (rank 0 keeps the seed's stream,
+        or the checkpoint's, as one process does)."""
+        if self.world.rank:
+            torch.manual_seed(self.cfg.seed + 104729 * self.world.rank + self.step)
 
     # -- checkpoints -------------------------------------------------------------------------
-    def _checkpoint(self) -> dict:
+    def _checkpoint(self, carried: dict) -> dict:
         return {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_VERSION,
                 "model_config": json.dumps(self.model_cfg.to_dict()),
                 "train_config": json.dumps(self.cfg.to_dict()),
                 "preset": self.preset or "", "data_dir": str(self.dataset.path),
                 "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": json.dumps(self.scheduler.state_dict()),
-                "rng": torch.get_rng_state(), "carried": self.state,
+                "rng": torch.get_rng_state(), "carried": carried,
                 "step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
                 "elapsed": self.elapsed, "tokens": self.tokens,
                 "best": json.dumps(self.best), "evals_since_best": self.evals_since_best,
@@ -231,12 +258,15 @@ class Trainer:
             trainer.optimizer.load_state_dict(ckpt["optimizer"])
             trainer.scheduler.load_state_dict(json.loads(ckpt["scheduler"]))
             torch.set_rng_state(ckpt["rng"])
-            trainer.state = {k: v.to(trainer.device) for k, v in ckpt["carried"].items()}
+            # the checkpoint holds the whole batch's state: any number of ranks can take it up
+            trainer.state = {k: v.to(trainer.device) for k, v in
+                             ddp.slice_state(ckpt["carried"], trainer.world).items()}
         except Exception as exc:  # torch raises RuntimeError/ValueError/KeyError on mismatch
             text = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
             raise DrumrnnError(f"{path}: checkpoint does not fit its model ({text})") from None
         for name in ("step", "epoch", "batch_in_epoch", "elapsed", "tokens", "evals_since_best"):
             setattr(trainer, name, ckpt[name])
+        trainer._reseed_rank()
         trainer.best = json.loads(ckpt["best"])
         trainer.history = json.loads(ckpt["history"])
         trainer.stop_rows = json.loads(ckpt.get("stop_rows", "[]"))
@@ -311,31 +341,39 @@ class Trainer:
     def _validate(self, train_loss: float, final: bool = False) -> dict:
         """Validate, log, keep the best model; a ``final`` validation (a run stopping between
         scheduled ones) changes no training state, so that resuming stays exact."""
-        metrics = evaluate(self.model, self.valid_tracks, device=self.device)
+        carried = ddp.gather_state(self.state, self.world)
+        metrics = (evaluate(self.model, self.valid_tracks, device=self.device)
+                   if self.world.main else None)
+        metrics = ddp.broadcast(metrics, self.world)
         row = {"step": self.step, "epoch": round(self.epoch + self.batch_in_epoch
                                                  / max(self._plan_len, 1), 3),
                "elapsed_s": round(self.elapsed, 1), "tokens": self.tokens,
                "tokens_per_s": round(self.tokens / max(self.elapsed, 1e-9)),
                "lr": self.optimizer.param_groups[0]["lr"], "train_loss": round(train_loss, 5),
                **{f"val_{k}": round(v, 5) for k, v in metrics.items()}}
+        main = self.world.main  # only rank 0 writes
         if final:
             self.stop_rows.append(row)
-            save_checkpoint(self.run_dir / CHECKPOINT_LAST, self._checkpoint())
+            if main:
+                save_checkpoint(self.run_dir / CHECKPOINT_LAST, self._checkpoint(carried))
         else:
             self.history.append(row)
         improved = not self.best or metrics["loss"] < self.best["val_loss"]
         if improved:
             self.best = {"step": self.step, **{f"val_{k}": v for k, v in metrics.items()}}
-            self._save_model_file(self.best)
+            if main:
+                self._save_model_file(self.best)
         if not final:
             self.scheduler.step(metrics["loss"])
             self.evals_since_best = 0 if improved else self.evals_since_best + 1
-            if improved:
-                save_checkpoint(self.run_dir / CHECKPOINT_BEST, self._checkpoint())
-            save_checkpoint(self.run_dir / CHECKPOINT_LAST, self._checkpoint())
-        self._write_metrics()
-        if self.on_validation is not None:
-            self.on_validation(row)
+            if improved and main:
+                save_checkpoint(self.run_dir / CHECKPOINT_BEST, self._checkpoint(carried))
+            if main:
+                save_checkpoint(self.run_dir / CHECKPOINT_LAST, self._checkpoint(carried))
+        if main:
+            self._write_metrics()
+            if self.on_validation is not None:
+                self.on_validation(row)
         if self._writer is not None:
             for key, value in row.items():
                 if key not in ("step", "epoch"):
@@ -345,8 +383,9 @@ class Trainer:
     def run(self) -> TrainResult:
         """Train until the budget, early stopping or a stop signal; returns how it ended.
 
-        Holds the run folder's lock: a second run into the same folder is refused. A resumed
-        run whose budget is already reached changes no file."""
+        Holds the run folder's lock (rank 0, the one that writes): a second run into the
+        same folder is refused. A resumed run whose budget is already reached changes no
+        file."""
         done = self._budget_reached()
         if done and self.step:
             model = self.run_dir / MODEL_FILE
@@ -356,6 +395,8 @@ class Trainer:
                         if k.startswith("test_")}
             return TrainResult(self.run_dir, model if self.best else None, self.step, done,
                                self.best, test)
+        if not self.world.main:
+            return self._run_locked()
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -364,12 +405,13 @@ class Trainer:
             return self._run_locked()
 
     def _run_locked(self) -> TrainResult:
-        self._writer = _tensorboard(self.run_dir)
-        cfg, model = self.cfg, self.model
+        self._writer = _tensorboard(self.run_dir) if self.world.main else None
+        cfg, model, net, world = self.cfg, self.model, self.net, self.world
         model.train()
         from tqdm import tqdm
 
-        bar = tqdm(desc="training", unit="step", disable=not self.progress, initial=self.step,
+        bar = tqdm(desc="training", unit="step", disable=not (self.progress and world.main),
+                   initial=self.step,
                    dynamic_ncols=True)
         loss_sum = loss_count = 0.0
         stopped_by = self._budget_reached()
@@ -385,33 +427,66 @@ class Trainer:
                     while self.batch_in_epoch < len(plan) and stopped_by is None:
                         started = time.perf_counter()
                         b = self.batch_in_epoch
-                        arrays = gather(self.train_tracks, plan.rows[b], int(plan.lengths[b]),
-                                        cfg.label_dropout,
-                                        np.random.default_rng([cfg.seed, self.epoch, b]))
+                        rows, length = plan.rows[b], int(plan.lengths[b])
+                        rng = np.random.default_rng([cfg.seed, self.epoch, b])
+                        if world.distributed:
+                            arrays = gather(self.train_tracks, ddp.rank_rows(rows, world),
+                                            length)
+                            # labels left out as one process leaves them out of these rows
+                            ddp.drop_labels(arrays, len(rows), cfg.label_dropout, rng, world)
+                        else:
+                            arrays = gather(self.train_tracks, rows, length, cfg.label_dropout,
+                                            rng)
                         batch = to_batch(arrays, self.device)
                         independent = bool(plan.independent[b])
-                        state_in = (model.initial_state(cfg.batch, self.device) if independent
-                                    else self.state)
-                        logits, delta_logits, state = model(batch, state_in)
-                        loss = token_loss(logits, delta_logits, batch)
-                        if self.model_cfg.feel:
-                            loss = loss + cfg.feel_weight * feel_loss(model, batch)
+                        state_in = (model.initial_state(self.local_batch, self.device)
+                                    if independent else self.state)
+                        with torch.autocast(self.device.type, dtype=self.amp_dtype,
+                                            enabled=self.amp_dtype is not None):
+                            logits, delta_logits, state = net(batch, state_in)
+                            loss = token_loss(logits, delta_logits, batch)
+                            feel = (cfg.feel_weight * feel_loss(model, batch)
+                                    if self.model_cfg.feel else None)
+                        local_targets = int(arrays["mask"].sum())
+                        targets = local_targets
+                        if world.distributed:
+                            targets = ddp.batch_targets(self.train_tracks, rows, length)
+                            loss = loss * ddp.loss_scale(local_targets, targets, world)
+                            if feel is not None:
+                                struck = int((arrays["velocity_targets"] >= 0).sum())
+                                everywhere = ddp.all_sum([struck], world)[0]
+                                feel = feel * ddp.loss_scale(struck, everywhere, world)
+                        if feel is not None:
+                            loss = loss + feel
                         self.optimizer.zero_grad(set_to_none=True)
-                        loss.backward()
+                        self.scaler.scale(loss).backward()
+                        self.scaler.unscale_(self.optimizer)
                         if cfg.clip and cfg.clip_mode == "norm":
                             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
                         elif cfg.clip:
                             torch.nn.utils.clip_grad_value_(model.parameters(), cfg.clip)
-                        self.optimizer.step()
+                        self.scaler.step(self.optimizer)
+                        self.scaler.update()
                         if not independent:
                             self.state = detach_state(state)
                         self.step += 1
                         self.batch_in_epoch += 1
-                        self.tokens += int(arrays["mask"].sum())
-                        loss_value = loss.item()  # float(loss) would warn: it needs grad
+                        self.tokens += targets
+                        spent = time.perf_counter() - started
+                        loss_value = loss.item()
+                        if world.distributed:
+                            # one exchange per step keeps the ranks agreeing on the loss, the
+                            # clock and a stop request that reached only some of them
+                            signals = (stop.reason == "interrupted", stop.reason == "terminated")
+                            total = ddp.all_sum([loss_value, spent, *signals], world)
+                            loss_value, spent = total[0] / world.size, total[1] / world.size
+                            if total[3]:
+                                stop.reason = "terminated"
+                            elif total[2]:
+                                stop.reason = "interrupted"
                         loss_sum += loss_value
                         loss_count += 1
-                        self.elapsed += time.perf_counter() - started
+                        self.elapsed += spent
                         if self.step % cfg.eval_every == 0:
                             row = self._validate(loss_sum / loss_count)
                             last_eval_step = self.step
@@ -433,7 +508,8 @@ class Trainer:
             bar.close()
             if self._writer is not None:
                 self._writer.close()
-        test = self._test_metrics()
+        test = self._test_metrics() if self.world.main else {}
+        ddp.finish(self.world)
         return TrainResult(self.run_dir, self.run_dir / MODEL_FILE if self.best else None,
                            self.step, stopped_by, self.best, test)
 

@@ -10,6 +10,8 @@ from drumrnn.core.errors import DrumrnnError
 OPTIMIZERS = ("adam", "adagrad", "sgd")
 MODES = ("stateful", "random")
 CLIP_MODES = ("norm", "value")
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 @dataclass(frozen=True)
@@ -40,13 +42,18 @@ class TrainConfig(StoredConfig):
         without improvement.
     seed : int
     threads : int
-        torch CPU threads; 0 = the idle cores.
+        torch CPU threads; 0 = the idle cores (shared among the processes of a torchrun).
     label_dropout : float
         Models that read labels: each label of each window is replaced by unknown with this
         probability, so that any label may be left out when generating.
     feel_weight : float
         Models with feel heads: weight of the feel loss (nats per struck drum) against the
         token loss (nats per step).
+    device : str
+        ``auto`` (a GPU when one is visible, default), ``cpu`` or ``cuda``.
+    precision : str
+        Forward-pass precision: ``auto`` (bfloat16 autocast on a GPU, float32 on CPU),
+        ``fp32``, ``bf16`` or ``fp16`` (GPU only, with gradient scaling).
     """
 
     _what = "training"
@@ -70,6 +77,8 @@ class TrainConfig(StoredConfig):
     threads: int = 0
     label_dropout: float = 0.25
     feel_weight: float = 0.2
+    device: str = "auto"
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         check_at_least_one(self, ("batch", "window", "eval_every"))
@@ -87,5 +96,10 @@ class TrainConfig(StoredConfig):
         if not 0 <= self.label_dropout <= 1:
             raise DrumrnnError(f"label_dropout must lie in [0, 1], got {self.label_dropout}")
         check_not_negative(self, ("feel_weight",))
+        if self.device not in DEVICES:
+            raise DrumrnnError(f"unknown device {self.device!r}; choose {', '.join(DEVICES)}")
+        if self.precision not in PRECISIONS:
+            raise DrumrnnError(f"unknown precision {self.precision!r}; choose "
+                               f"{', '.join(PRECISIONS)}")
         if not 0 < self.plateau_factor <= 1:
             raise DrumrnnError(f"plateau_factor must lie in (0, 1], got {self.plateau_factor}")

@@ -432,15 +432,27 @@ def prepare(source: str | Path, out: str | Path, config: PrepareConfig = Prepare
     source, out = Path(source), Path(out)
     kind, candidates = _candidates(source, config)
     with folder_lock(out, beside=True):  # the folder itself is replaced
-        return _prepare_locked(source, out, config, kind, candidates, workers, progress,
-                               shard_bytes)
+        try:
+            return _prepare_locked(source, out, config, kind, candidates, workers, progress,
+                                   shard_bytes)
+        except (OSError, DrumrnnError) as exc:
+            # a full or read-only disk, an unreadable source: a failure, not a crash to
+            # resume from (a killed or interrupted run keeps its staging folder)
+            shutil.rmtree(_staging_folder(out), ignore_errors=True)
+            if isinstance(exc, DrumrnnError):
+                raise
+            raise DrumrnnError(f"cannot write {out}: {exc.strerror or exc}") from None
+
+
+def _staging_folder(out: Path) -> Path:
+    return out.parent / f".{out.name}.partial"
 
 
 def _prepare_locked(source: Path, out: Path, config: PrepareConfig, kind: str,
                     candidates: Iterator[_Candidate], workers: int | None, progress: bool,
                     shard_bytes: int) -> PrepareReport:
     workers = workers or os.cpu_count() or 1
-    staging = out.parent / f".{out.name}.partial"
+    staging = _staging_folder(out)
     run = _Staging(staging, source, config, shard_bytes)
     previous = _PreviousOutput(out, config)
     vocabulary = _Vocabulary(config.encoding)

@@ -185,27 +185,15 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would make the result private
     except OSError as exc:
         raise _failure(path, exc) from None
-    old = None
     try:
-        yield tmp
-        _sync_tree(tmp)
-        if path.exists():
-            old = Path(tempfile.mkdtemp(prefix=_prefix(path), suffix=".old", dir=path.parent))
-            os.replace(path, old / "previous")
         try:
-            os.replace(tmp, path)
-        except OSError:
-            if old is not None:  # put the previous folder back
-                os.replace(old / "previous", path)
-            raise
-        _sync_folder(path.parent)
-    except OSError as exc:
-        raise _failure(path, exc) from None
+            yield tmp
+        except OSError as exc:
+            raise _failure(path, exc) from None
+        replace_directory(tmp, path)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None and (not (old / "previous").exists() or path.exists()):
-            shutil.rmtree(old, ignore_errors=True)
 
 
 def replace_directory(new: str | Path, path: str | Path) -> None:
@@ -222,7 +210,7 @@ def replace_directory(new: str | Path, path: str | Path) -> None:
         try:
             os.replace(new, path)
         except OSError:
-            if old is not None:
+            if old is not None:  # put the previous folder back
                 os.replace(old / "previous", path)
             raise
         _sync_folder(path.parent)

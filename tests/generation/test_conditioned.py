@@ -314,3 +314,23 @@ def test_humanize_takes_the_drums_from_a_channel_or_track(labelled, tmp_path, ca
         assert main(["humanize", str(path), "--out", str(tmp_path / "b.mid"), "--model", model,
                      *option]) == 0
         assert len(read_drum_hits(tmp_path / "b.mid")) == len(rock_beat(4))
+
+
+def test_an_events_model_with_a_velocity_head(labelled, tmp_path):
+    from drumrnn.data.encoding import EncodingConfig
+
+    prepare(labelled / "midi", tmp_path / "events", PrepareConfig(
+        EncodingConfig("events"), split_fractions=(0.6, 0.2, 0.2)))
+    Trainer(tmp_path / "events", tmp_path / "run",
+            ModelConfig("lstm", layers=1, hidden=24, embedding=8, feel=8),
+            TrainConfig(batch=4, window=32, lr=1e-2, max_steps=30, eval_every=30, patience=0,
+                        threads=1), log=lambda *a: None).run()
+    model = load_model_file(tmp_path / "run" / "model.npz")
+    result = evaluate_model(model, load_dataset(tmp_path / "events"), "test")
+    assert set(result["feel"]) == {"hits", "velocity_nll", "profile_velocity_nll"}
+    gen = DrumGenerator(model)
+    played = gen.generate(GenerateConfig(bars=2, num=2, seed=4))
+    flat = gen.generate(GenerateConfig(bars=2, num=2, seed=4, feel=0.0))
+    for p, f in zip(played, flat):
+        assert p.quarters.tolist() == f.quarters.tolist() and len(p) > 0
+        assert len(set(p.velocities.tolist())) > 2

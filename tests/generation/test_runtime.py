@@ -175,3 +175,35 @@ def test_a_model_file_without_labels_or_feel_keeps_its_header(tmp_path):
     assert ModelConfig.from_dict(old).labels == 0 and ModelConfig.from_dict(old).feel == 0
     runtime = NumpyDrumModel(loaded)
     assert not runtime.has_labels and not runtime.has_feel
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_events_velocity_head_equals_pytorch(tmp_path, cell):
+    """Events models: the previous event's velocity as input and a velocity head for the
+    event's drum, teacher-forced on the next event."""
+    cfg = ModelConfig(cell, layers=1, hidden=16, embedding=8, feel=6, feel_bins=5)
+    model, loaded = random_model(cfg, EVENTS, tmp_path / "m.npz")
+    B, T = 3, 25
+    rng = np.random.default_rng(0)
+    drums = rng.integers(0, 10, (B, T + 1))
+    deltas = rng.integers(0, len(EVENTS.deltas), (B, T + 1))
+    feel_in = rng.uniform(0, 1, (B, T, 1)).astype(np.float32)
+    bins = np.where(drums[:, 1:, None] == 9, -1, rng.integers(0, 5, (B, T, 1)))
+    batch = Batch(torch.from_numpy(drums[:, :-1]), torch.from_numpy(drums[:, 1:]),
+                  torch.ones(B, T), torch.ones(B, dtype=torch.bool),
+                  torch.from_numpy(np.tile(np.arange(T), (B, 1))),
+                  delta_inputs=torch.from_numpy(deltas[:, :-1]),
+                  delta_targets=torch.from_numpy(deltas[:, 1:]),
+                  feel_inputs=torch.from_numpy(feel_in), velocity_targets=torch.from_numpy(bins))
+    with torch.no_grad():
+        logits, delta_logits, _ = model(batch, model.initial_state(B))
+        velocity, offset = model.feel_logits
+    assert offset is None and velocity.shape == (B, T, 1, 5)
+    runtime = NumpyDrumModel(loaded)
+    state = runtime.start(B)
+    for t in range(T):
+        got = runtime.step(state, drums[:, t], index=t, deltas=deltas[:, t], feel_in=feel_in[:, t])
+        want = np.concatenate([logits[:, t].numpy(), delta_logits[:, t].numpy()], axis=-1)
+        np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
+        feel = runtime.feel(state, drums[:, t + 1])  # (1, 1, bins, B)
+        np.testing.assert_allclose(feel[0].transpose(2, 0, 1), velocity[:, t], atol=1e-5, rtol=0)

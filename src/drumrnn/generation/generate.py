@@ -48,7 +48,7 @@ from drumrnn.generation.sampling import (
     sample,
     variation_rng,
 )
-from drumrnn.model.feel import offset_bins, velocity_bins
+from drumrnn.model.feel import feel_inputs, offset_bins, sample_values, velocity_bins
 from drumrnn.model.labels import LabelVocab
 from drumrnn.model.model_file import ModelFile, load_model_file
 from drumrnn.model.profile import split_profile
@@ -494,6 +494,7 @@ class DrumGenerator:
                 raise DrumrnnError("the primer is longer than --bars")
             drums = [np.full(num, d) for d in seq.drums]
             ids = [np.full(num, i) for i in delta_ids(seq.deltas, vocab)]
+            heard = [np.full(num, v) for v in seq.velocities]
         else:
             primer_end = -1
             first = self.profile.get("first_drums")
@@ -503,23 +504,49 @@ class DrumGenerator:
             ticks = rngs.choice(starts_, size=num) if starts_ is not None and len(starts_) \
                 else np.zeros(num)
             ids = [delta_ids(np.asarray(ticks), vocab)]
+            heard = None
+        # a velocity head: each event's velocity bin, sampled after its drum (-1: REST)
+        feel, bins = rt.has_feel, rt.config.feel_bins
+        if feel and heard is None:  # the first event: the profile's velocity, row by row
+            heard = [np.array([profile_velocities(
+                self.profile, np.minimum(drums[0][k:k + 1], rest - 1), np.zeros(1, np.int64),
+                g)[0] for k, g in enumerate(rngs.generators)])]
+        vel = [np.where(d == rest, -1, velocity_bins(v, bins))
+               for d, v in zip(drums, heard)] if feel else []
+
+        def feel_in(k: int):
+            return feel_inputs(vel[k][:, None], None, bins) if feel else None
+
         state = rt.start(num, config.random_state, rngs)
         for s in range(len(drums) - 1):  # run the primer through the network
-            rt.step(state, drums[s], index=s, deltas=ids[s])
+            rt.step(state, drums[s], index=s, deltas=ids[s], feel_in=feel_in(s))
         clock = deltas[np.stack(ids)].sum(axis=0)
         limit = 64 * config.bars + len(drums)
         while clock.min() < total and len(drums) < limit:
-            logits = rt.step(state, drums[-1], index=len(drums) - 1, deltas=ids[-1])
+            logits = rt.step(state, drums[-1], index=len(drums) - 1, deltas=ids[-1],
+                             feel_in=feel_in(len(drums) - 1))
             drums.append(sample(logits[:, :rt.n_out], sampling, rngs))
             ids.append(sample(logits[:, rt.n_out:], sampling, rngs))
             clock = clock + deltas[ids[-1]]
+            if feel:
+                scores = rt.feel(state, drums[-1])[0, 0].T  # (B, bins)
+                vel.append(np.where(drums[-1] == rest, -1,
+                                    sample(scores, SamplingConfig(), rngs)))
         all_drums, all_ticks = np.stack(drums, 1), np.cumsum(deltas[np.stack(ids, 1)], axis=1)
+        all_vel = np.stack(vel, 1) if feel else all_drums
         patterns = []
-        for d, t, rng in zip(all_drums, all_ticks, rngs.generators):
+        for d, t, v, rng in zip(all_drums, all_ticks, all_vel, rngs.generators):
             keep = (d != rest) & (t < total) & (t > primer_end)
             classes, ticks = d[keep], t[keep]
             sixteenths = np.round(ticks / max(tpq // 4, 1)).astype(np.int64)
-            velocities = profile_velocities(self.profile, classes, sixteenths, rng, config.feel)
+            if feel:
+                velocity, _ = sample_values(v[keep], v[keep], bins, rng)
+                mean = profile_means(self.profile, classes, sixteenths)
+                velocity = mean + config.feel * (velocity - mean)
+                velocities = np.clip(np.round(velocity), 1, 127).astype(np.int64)
+            else:
+                velocities = profile_velocities(self.profile, classes, sixteenths, rng,
+                                                config.feel)
             quarters = ticks / tpq + swing_delay(sixteenths, config.swing) * (
                 np.abs(ticks / tpq * 4 - sixteenths) < 0.25)
             patterns.append(_with_primer(primer, self.kit, quarters,

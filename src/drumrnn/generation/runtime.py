@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from drumrnn.model.feel import feel_layout
 from drumrnn.model.model_config import ModelConfig, Vocabulary
 from drumrnn.model.model_file import ModelFile
 
@@ -86,8 +87,9 @@ class NumpyDrumModel:
             segments.append(("lookback", 2))
         if cfg.labels:
             segments += [(name, cfg.labels) for name in ("style", "kind", "tempo")]
+        quantities, groups = feel_layout(vocab.encoding, vocab.n_classes)
         if cfg.feel:
-            segments.append(("feel", 2 * vocab.n_classes))
+            segments.append(("feel", quantities * groups))
         if cfg.bar_ago:
             segments += [("ago1", cfg.embedding), ("ago2", cfg.embedding)]
         self.tables: dict[str, np.ndarray] = {}
@@ -170,12 +172,15 @@ class NumpyDrumModel:
         if cfg.feel:
             C = vocab.n_classes
             self.feel_h = _matrix(np.hstack([w["feel_hidden.weight"], w["feel_hidden.bias"][:, None]]))
-            drums = ((np.arange(vocab.size)[:, None] >> np.arange(C)) & 1).astype(np.float32)
-            if vocab.bar_token >= 0:
-                drums[vocab.bar_token] = 0.0
+            if self.events:  # the event's drum, one-hot
+                drums = np.eye(vocab.n_drums, dtype=np.float32)
+            else:  # the step's drums, one bit each
+                drums = ((np.arange(vocab.size)[:, None] >> np.arange(C)) & 1).astype(np.float32)
+                if vocab.bar_token >= 0:
+                    drums[vocab.bar_token] = 0.0
             self.feel_drums = _matrix(drums @ w["feel_drums.weight"].T)  # (V, F)
             self.feel_o = _matrix(np.hstack([w["feel_out.weight"], w["feel_out.bias"][:, None]]))
-            self.feel_shape = (2, C, cfg.feel_bins)
+            self.feel_shape = (quantities, groups, cfg.feel_bins)
 
     # -- state ------------------------------------------------------------------------------
     # feature-major arrays (batch on axis 1), except the batch-first attention memory
@@ -269,7 +274,8 @@ class NumpyDrumModel:
 
     def feel(self, state: dict, tokens: np.ndarray) -> np.ndarray:
         """Feel logits of ``tokens`` (B,), the step just predicted by the last :meth:`step`:
-        a (2, C, bins, B) view (velocity, offset) x class x bin x batch."""
+        a (2, C, bins, B) view (velocity, offset) x class x bin x batch (events: (1, 1,
+        bins, B), the velocity of the event's drum)."""
         top = state["top"] if (self.config.attention or self.config.dense) else \
             state["xh"][-1][-self.config.hidden - 1:]
         hid = state["feel_hid"]

@@ -50,7 +50,8 @@ def evaluate_model(model: ModelFile, dataset: Dataset, split: str = "test",
     (``"unknown"``). A model with feel heads adds ``feel``: per struck drum of the real next
     step, the NLL (nats, in the heads' bins) of its velocity and of its offset, next to the
     same under the per-position profile baseline (the training split's histogram of the bins
-    for each drum and position in the bar).
+    for each drum and position in the bar); events models: the velocity, against each drum's
+    histogram.
     """
     if labels not in ("given", "unknown"):
         raise DrumrnnError(f"labels must be given or unknown, got {labels!r}")
@@ -66,7 +67,7 @@ def evaluate_model(model: ModelFile, dataset: Dataset, split: str = "test",
     baseline = None
     if cfg.feel:
         train = model_tracks(dataset, "train", vocab, dataclasses.replace(cfg, labels=0))
-        baseline = _profile_baseline(train, vocab.steps_per_bar, cfg.feel_bins)
+        baseline = _profile_baseline(train, vocab, cfg.feel_bins)
     _run_all(runtime, tracks, batch, kit.n_classes, sums, baseline)
     result = sums.result(runtime.vocab.encoding, kit.class_names)
     if cfg.labels:
@@ -74,16 +75,26 @@ def evaluate_model(model: ModelFile, dataset: Dataset, split: str = "test",
     return result
 
 
-def _profile_baseline(train: TrackArrays, period: int, bins: int) -> np.ndarray:
-    """(2, C, period, bins) log-probabilities of each bin by drum and bar position in the
-    training split (add-half smoothing)."""
-    pos = np.asarray(train.position) % period
+def _feel_quantities(tracks: TrackArrays, at) -> tuple[np.ndarray, ...]:
+    """The velocity (and, for steps, offset) bins of the tokens ``at``."""
+    vel = tracks.velocity_bins[at]
+    return (vel,) if tracks.offset_bins is None else (vel, tracks.offset_bins[at])
+
+
+def _profile_baseline(train: TrackArrays, vocab, bins: int) -> np.ndarray:
+    """(quantities, groups, period, bins) log-probabilities of each bin by drum and bar
+    position in the training split (add-half smoothing); events: by drum only."""
+    events = vocab.encoding == "events"
+    period = 1 if events else vocab.steps_per_bar
+    groups = vocab.n_drums if events else vocab.n_classes
+    pos = np.zeros(len(train.ids), np.int64) if events else np.asarray(train.position) % period
     out = []
-    for quantity in (train.velocity_bins, train.offset_bins):
-        step, cls = np.nonzero(quantity >= 0)
-        C = quantity.shape[1]
-        cell = (cls * period + pos[step]) * bins + quantity[step, cls]
-        counts = np.bincount(cell, minlength=C * period * bins).reshape(C, period, bins) + 0.5
+    for quantity in _feel_quantities(train, slice(None)):
+        step, col = np.nonzero(quantity >= 0)
+        group = train.ids[step] if events else col
+        cell = (group * period + pos[step]) * bins + quantity[step, col]
+        counts = np.bincount(cell, minlength=groups * period * bins).reshape(
+            groups, period, bins) + 0.5
         out.append(np.log(counts / counts.sum(-1, keepdims=True)))
     return np.stack(out)
 
@@ -102,7 +113,8 @@ class _Sums:
         if self.values.get("feel_hits"):
             n = self.values["feel_hits"]
             feel = {"feel": {"hits": int(n), **{k: self.values[k] / n for k in (
-                "velocity_nll", "offset_nll", "profile_velocity_nll", "profile_offset_nll")}}}
+                "velocity_nll", "offset_nll", "profile_velocity_nll", "profile_offset_nll")
+                if k in self.values}}}
         out = {"tokens": self.values["count"], "loss": common["loss"],
                "bits": common["loss"] / math.log(2), **common}
         out["per_class"] = {
@@ -146,7 +158,8 @@ def _run_all(runtime: NumpyDrumModel, tracks: TrackArrays, batch: int, n_classes
         nxt = np.where(live, pos + 1, 1)
         if events:
             logits = runtime.step(state, tracks.ids[now], index=tracks.index[now],
-                                  deltas=tracks.delta_ids[now])
+                                  deltas=tracks.delta_ids[now],
+                                  feel_in=None if tracks.feel_in is None else tracks.feel_in[now])
         else:
             logits = runtime.step(
                 state, tracks.ids[now], index=tracks.index[now], lookback=tracks.lookback[now],
@@ -198,18 +211,20 @@ def _run_all(runtime: NumpyDrumModel, tracks: TrackArrays, batch: int, n_classes
 
 def _feel_sums(runtime, state, tracks, target, nxt, live, baseline, v) -> None:
     """Add the feel heads' and the baseline's NLL of the struck drums of ``target``."""
-    logp = runtime.feel(state, target)  # (2, C, bins, B)
+    logp = runtime.feel(state, target)  # (2, C, bins, B); events (1, 1, bins, B)
     logp = logp - logp.max(axis=2, keepdims=True)
     logp = logp - np.log(np.exp(logp).sum(axis=2, keepdims=True))
+    events = tracks.position is None
     period = baseline.shape[2]
-    position = np.asarray(tracks.position[nxt]) % period
-    for q, bins in enumerate((tracks.velocity_bins[nxt], tracks.offset_bins[nxt])):
-        row, cls = np.nonzero((bins >= 0) & live[:, None])
-        b = bins[row, cls]
+    position = np.zeros(len(nxt), np.int64) if events else np.asarray(tracks.position[nxt]) % period
+    for q, bins in enumerate(_feel_quantities(tracks, nxt)):
+        row, col = np.nonzero((bins >= 0) & live[:, None])
+        b = bins[row, col]
+        group = target[row] if events else col  # the baseline's: the event's drum
         name = ("velocity_nll", "offset_nll")[q]
-        v[name] = v.get(name, 0.0) - float(logp[q, cls, b, row].sum())
+        v[name] = v.get(name, 0.0) - float(logp[q, col, b, row].sum())
         v["profile_" + name] = v.get("profile_" + name, 0.0) \
-            - float(baseline[q, cls, position[row], b].sum())
+            - float(baseline[q, group, position[row], b].sum())
         if q == 0:
             v["feel_hits"] = v.get("feel_hits", 0) + len(row)
 
@@ -232,8 +247,9 @@ def format_evaluation(result: dict) -> str:
         f = result["feel"]
         lines.append(f"feel NLL per struck drum ({f['hits']} hits, nats in the heads' bins): "
                      f"velocity {f['velocity_nll']:.4f} (per-position profile "
-                     f"{f['profile_velocity_nll']:.4f}), offset {f['offset_nll']:.4f} "
-                     f"(profile {f['profile_offset_nll']:.4f})")
+                     f"{f['profile_velocity_nll']:.4f})"
+                     + (f", offset {f['offset_nll']:.4f} (profile {f['profile_offset_nll']:.4f})"
+                        if "offset_nll" in f else ""))
     lines.append("per class (argmax prediction): precision / recall / support")
     width = max(len(n) for n in result["per_class"])
     for name, c in result["per_class"].items():

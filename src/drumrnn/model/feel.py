@@ -1,5 +1,7 @@
 """Feel as a model sees it: each struck drum's velocity and offset from the grid, in bins.
 
+(Events models predict the velocity of each event's drum only: its timing is its delta.)
+
 A conditioned model predicts, for every drum class struck on a step, a categorical
 distribution over ``bins`` velocity bins (equal widths over 0..127) and ``bins`` offset bins
 (equal widths over [-0.5, 0.5) steps), and reads the previous step's velocities and
@@ -40,13 +42,20 @@ def input_table(n_classes: int, bins: int) -> np.ndarray:
     return np.concatenate([np.tile(vel, n_classes), np.tile(off, n_classes)])
 
 
-def feel_inputs(vel_bins: np.ndarray, off_bins: np.ndarray, bins: int) -> np.ndarray:
-    """Inputs (..., 2C) float32 from per-class bins (..., C), -1 = not struck."""
+def feel_inputs(vel_bins: np.ndarray, off_bins: np.ndarray | None, bins: int) -> np.ndarray:
+    """Inputs (..., 2C) float32 from per-class bins (..., C), -1 = not struck (events:
+    ``off_bins`` None, (..., C) velocity inputs only)."""
     vel, off = centers(bins)
-    struck = vel_bins >= 0
-    return np.concatenate([np.where(struck, vel[np.maximum(vel_bins, 0)], 0),
-                           np.where(off_bins >= 0, off[np.maximum(off_bins, 0)], 0)],
-                          axis=-1).astype(np.float32)
+    parts = [np.where(vel_bins >= 0, vel[np.maximum(vel_bins, 0)], 0)]
+    if off_bins is not None:
+        parts.append(np.where(off_bins >= 0, off[np.maximum(off_bins, 0)], 0))
+    return np.concatenate(parts, axis=-1).astype(np.float32)
+
+
+def feel_layout(encoding: str, n_classes: int) -> tuple[int, int]:
+    """(quantities, groups) the feel heads predict: steps (velocity and offset) x classes;
+    events: (velocity) x the event's one drum."""
+    return (2, n_classes) if encoding == "steps" else (1, 1)
 
 
 def sample_values(vel_bins: np.ndarray, off_bins: np.ndarray, bins: int,

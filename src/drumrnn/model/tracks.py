@@ -153,9 +153,14 @@ def bar_ago_ids(ids: np.ndarray, index: np.ndarray, vocab: Vocabulary) -> np.nda
 
 
 def attach_feel(tracks: TrackArrays, split: Split, vocab: Vocabulary, bins: int) -> None:
-    """Fill ``tracks``' feel arrays from a steps split's per-hit velocities and offsets."""
-    if vocab.encoding != "steps":
-        raise DrumrnnError("feel heads need the steps encoding")
+    """Fill ``tracks``' feel arrays from a steps split's per-hit velocities and offsets (an
+    events split: each event's velocity, -1 for REST; no offsets)."""
+    if vocab.encoding == "events":
+        hit = tracks.ids != vocab.n_drums - 1
+        tracks.velocity_bins = np.where(hit, velocity_bins(split.arrays["velocities"], bins),
+                                        -1)[:, None]
+        tracks.feel_in = feel_inputs(tracks.velocity_bins, None, bins)
+        return
     C = vocab.n_classes
     ids = np.asarray(tracks.ids)
     n = len(ids)

@@ -149,5 +149,6 @@ def gather(tracks: TrackArrays, windows: np.ndarray, window: int, label_dropout:
         # padding and steps past a track's end predict no feel
         gone = ~real[:, 1:, None]
         out["velocity_targets"] = np.where(gone, -1, tracks.velocity_bins[at[:, 1:]])
-        out["offset_targets"] = np.where(gone, -1, tracks.offset_bins[at[:, 1:]])
+        if tracks.offset_bins is not None:  # events have no offsets
+            out["offset_targets"] = np.where(gone, -1, tracks.offset_bins[at[:, 1:]])
     return out

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from drumrnn.model.feel import feel_layout
 from drumrnn.model.model_config import ModelConfig, Vocabulary
 
 _RNN = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
@@ -114,8 +115,9 @@ class DrumLM(nn.Module):
                                               for n in vocab.label_sizes)
             size += 3 * config.labels
         n_classes = vocab.n_classes
+        quantities, groups = feel_layout(vocab.encoding, n_classes)
         if config.feel:
-            size += 2 * n_classes
+            size += quantities * groups
         if config.bar_ago:
             size += 2 * config.embedding
         self.input_size = size
@@ -135,8 +137,8 @@ class DrumLM(nn.Module):
         if config.feel:
             # the feel of the step just predicted: from the RNN output and the drums struck
             self.feel_hidden = nn.Linear(width, config.feel)
-            self.feel_drums = nn.Linear(n_classes, config.feel, bias=False)
-            self.feel_out = nn.Linear(config.feel, 2 * n_classes * config.feel_bins)
+            self.feel_drums = nn.Linear(n_in if events else n_classes, config.feel, bias=False)
+            self.feel_out = nn.Linear(config.feel, quantities * groups * config.feel_bins)
         #: (velocity, offset) logits (B, T, C, bins) of the last forward with feel targets
         self.feel_logits: tuple[torch.Tensor, torch.Tensor] | None = None
 
@@ -197,16 +199,23 @@ class DrumLM(nn.Module):
             parts += [F.embedding(batch.bar_ago[..., k], table) for k in (0, 1)]
         return torch.cat(parts, dim=-1)
 
-    def feel(self, out: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def feel(self, out: torch.Tensor, tokens: torch.Tensor
+             ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Velocity and offset logits (B, T, C, bins) of the struck drums of ``tokens``
-        (B, T), from the head's inputs ``out`` (B, T, W) that predicted them."""
-        C, bins = self.vocab.n_classes, self.config.feel_bins
-        drums = ((tokens[..., None] >> torch.arange(C, device=tokens.device)) & 1).float()
-        if self.vocab.bar_token >= 0:
-            drums = drums * (tokens != self.vocab.bar_token)[..., None]
+        (B, T), from the head's inputs ``out`` (B, T, W) that predicted them. Events: the
+        velocity logits (B, T, 1, bins) of each event's drum, and no offsets."""
+        vocab, bins = self.vocab, self.config.feel_bins
+        quantities, groups = feel_layout(vocab.encoding, vocab.n_classes)
+        if vocab.encoding == "events":
+            drums = F.one_hot(tokens, vocab.n_drums).float()
+        else:
+            C = vocab.n_classes
+            drums = ((tokens[..., None] >> torch.arange(C, device=tokens.device)) & 1).float()
+            if vocab.bar_token >= 0:
+                drums = drums * (tokens != vocab.bar_token)[..., None]
         hidden = torch.relu(self.feel_hidden(out) + self.feel_drums(drums))
-        logits = self.feel_out(hidden).reshape(*tokens.shape, 2, C, bins)
-        return logits[..., 0, :, :], logits[..., 1, :, :]
+        logits = self.feel_out(hidden).reshape(*tokens.shape, quantities, groups, bins)
+        return logits[..., 0, :, :], logits[..., 1, :, :] if quantities == 2 else None
 
     def forward(self, batch: Batch, state: dict) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
         """Logits for every step: (B, T, V) and, for events, delta logits (B, T, D); new state."""
@@ -246,5 +255,6 @@ def feel_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
     if not struck.any():
         return velocity.sum() * 0.0
     v = F.cross_entropy(velocity[struck], batch.velocity_targets[struck])
-    o = F.cross_entropy(offset[struck], batch.offset_targets[struck])
-    return v + o
+    if offset is None:  # events: velocities only
+        return v
+    return v + F.cross_entropy(offset[struck], batch.offset_targets[struck])

@@ -171,8 +171,8 @@ class Trainer:
         if self.vocab.encoding == "events" and (model_cfg.counter_bits or model_cfg.lookback
                                                  or model_cfg.position_embedding):
             raise DrumrnnError("counters, lookback and position embedding need the steps encoding")
-        if self.vocab.encoding == "events" and (model_cfg.labels or model_cfg.feel):
-            raise DrumrnnError("labels and feel heads need the steps encoding")
+        if self.vocab.encoding == "events" and (model_cfg.labels or model_cfg.bar_ago):
+            raise DrumrnnError("labels and bar-ago inputs need the steps encoding")
         self.labels = label_vocab_of(self.dataset.manifest) if model_cfg.labels else None
         if self.labels is not None:
             self.vocab = dataclasses.replace(self.vocab, label_sizes=self.labels.sizes)

@@ -79,9 +79,15 @@ def time_torch(generator: DrumGenerator, num: int, repeats: int) -> list[float]:
                     look[:, 0, 0] = (tokens[:, s] == tokens[:, s - per_bar]).float()
                 if s >= 2 * per_bar:
                     look[:, 0, 1] = (tokens[:, s] == tokens[:, s - 2 * per_bar]).float()
+                ago = None
+                if cfg.bar_ago:  # the tokens one and two bars before step s + 1
+                    ago = torch.full((num, 1, 2), generator.runtime.vocab.size)
+                    for k in (0, 1):
+                        if s + 1 >= (k + 1) * per_bar:
+                            ago[:, 0, k] = tokens[:, s + 1 - (k + 1) * per_bar]
                 batch = Batch(tokens[:, s:s + 1], tokens[:, s:s + 1], torch.ones(num, 1), reset,
                               torch.full((num, 1), s), torch.full((num, 1), (s + 1) % per_bar),
-                              look, labels=labels, feel_inputs=feel)
+                              look, labels=labels, feel_inputs=feel, bar_ago=ago)
                 logits, _, state = model(batch, state)
                 gumbel = -torch.log(-torch.log(torch.rand(logits[:, 0].shape, generator=rng)))
                 tokens[:, s + 1] = (logits[:, 0] + gumbel).argmax(-1)

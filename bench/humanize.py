@@ -7,7 +7,8 @@ its bar position plus half its spread of noise, and its mean offset), and nothin
 flat input). Each is compared hit for hit with the real performance (Pearson correlation of
 velocity and of offset) and by its spreads: velocity sd per drum, timing sd of one drum at one
 bar position (pooled over cells with >= 10 hits), and the sd between pieces of a piece's mean
-offset. ``--write`` puts the table into RESULTS.md's ``humanize`` section.
+offset; and the feel heads' held-out NLL next to the profile's (``drumrnn evaluate``).
+``--write`` puts the tables into RESULTS.md's ``humanize`` section.
 
 Run: ``python bench/humanize.py [--model FILE] [--write]``
 """
@@ -26,6 +27,7 @@ from drumrnn.data.steps import StepSequence, decode_steps, encode_steps
 from drumrnn.data.timing import TimeMap
 from drumrnn.generation.generate import DrumGenerator, profile_velocities
 from drumrnn.generation.humanize import HumanizeConfig, humanize
+from drumrnn.measure.evaluate import evaluate_model
 
 DRUMS = {"kick": 0, "snare": 1, "closed hi-hat": 2}
 
@@ -75,6 +77,7 @@ def main() -> None:
     cls_all, pos_all, piece_all = [], [], []
     with tempfile.TemporaryDirectory(prefix="drumrnn-humanize-") as tmp:
         data = prepare(groove, Path(tmp) / "data", PrepareConfig()).out
+        feel = evaluate_model(generator.model, load_dataset(data), "test")["feel"]
         for k, (labels, seq, time_map) in enumerate(pieces(data)):
             ms_per_step = 60000.0 / time_map.qpm / spq
             flat = StepSequence(seq.tokens, seq.positions, seq.hit_steps, seq.hit_classes,
@@ -115,7 +118,8 @@ def main() -> None:
         keys = list(s)
         corr = [np.corrcoef(vel, real_vel)[0, 1] if vel.std() else float("nan"),
                 np.corrcoef(off, real_off)[0, 1] if off.std() else float("nan")]
-        table.append(f"| {names[name]} | {corr[0]:.2f} | {corr[1]:.2f} | "
+        corr = ["n/a" if np.isnan(c) else f"{c:.2f}" for c in corr]
+        table.append(f"| {names[name]} | {corr[0]} | {corr[1]} | "
                      + " | ".join(f"{s[k]:.1f}" for k in keys) + " |")
     text = "\n".join([
         f"Model: `{args.model.name if args.model else 'bundled model'}`. The GMD test split "
@@ -125,6 +129,14 @@ def main() -> None:
         "tempo.", "",
         "| | velocity r | offset r | " + " | ".join(keys) + " |",
         "|---|---|---|" + "---|" * len(keys), *table, "",
+        f"Held-out likelihood of the feel (`drumrnn evaluate`, the test split's "
+        f"{feel['hits']:,} struck drums, each predicted with the real steps before it; nats "
+        "per hit in the heads' bins; lower is better):", "",
+        "| | velocity NLL | offset NLL |", "|---|---|---|",
+        f"| feel heads | {feel['velocity_nll']:.3f} | {feel['offset_nll']:.3f} |",
+        "| per-position profile (the training split's histogram for each drum and bar "
+        f"position) | {feel['profile_velocity_nll']:.3f} | {feel['profile_offset_nll']:.3f} |",
+        "",
         f"Reproduce: `python bench/humanize.py{' --model ' + str(args.model) if args.model else ''}"
         " --write`. Machine: " + machine("numpy")])
     print(text)

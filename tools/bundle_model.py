@@ -1,9 +1,10 @@
 """Ship a trained model inside the package: float16 weights and a model card.
 
 Run: ``python tools/bundle_model.py runs/presets/default/model.npz --command "..."
---data data/gmd`` writes ``src/drumrnn/models/default.npz`` and ``MODEL_CARD.md``
+--data data/gmd --limits LIMITS.md`` writes ``src/drumrnn/models/default.npz`` and ``MODEL_CARD.md``
 (repository root); ``--data`` (the prepared GMD) adds the test figures with labels given and
-unknown and the feel heads' likelihood against the per-position profile.
+unknown and the feel heads' likelihood against the per-position profile; ``--limits`` a
+markdown file with the measured Limits section.
 """
 
 from __future__ import annotations
@@ -189,7 +190,7 @@ prediction, not musicality. Storing the weights as float16 changes no figure in 
 ## Reproduce
 ```
 {args.command}
-python tools/bundle_model.py runs/presets/default/model.npz --command "..."
+python tools/bundle_model.py runs/presets/default/model.npz --command "..." --data data/gmd --limits LIMITS.md
 ```
 Training is seeded; on another CPU, thread count or PyTorch version the figures differ
 slightly because floating-point sums differ.
@@ -208,7 +209,7 @@ the network itself has heard almost only 4/4.
 
 ## Details
 ```
-{describe(bundled)}
+{describe(bundled).replace(str(REPO) + "/", "")}
 ```
 """
     write_text_atomic(REPO / "MODEL_CARD.md", card)

@@ -14,6 +14,7 @@ import json
 import numpy as np
 
 from drumrnn.core.errors import DrumrnnError
+from drumrnn.model.feel import feel_layout
 from drumrnn.model.model_config import ModelConfig, Vocabulary
 
 _GATES = {"rnn": 1, "gru": 3, "lstm": 4}
@@ -49,8 +50,9 @@ def expected_shapes(config: ModelConfig, vocab: Vocabulary) -> dict[str, tuple[i
             shapes[f"embed_labels.{i}.weight"] = (n, config.labels)
         size += 3 * config.labels
     n_classes = vocab.n_classes
+    quantities, groups = feel_layout(vocab.encoding, n_classes)  # events: velocity only
     if config.feel:
-        size += 2 * n_classes
+        size += quantities * groups
     if config.bar_ago:
         size += 2 * config.embedding
     hidden, gates = config.hidden, _GATES[config.cell] * config.hidden
@@ -80,9 +82,9 @@ def expected_shapes(config: ModelConfig, vocab: Vocabulary) -> dict[str, tuple[i
     if config.feel:
         f = config.feel
         shapes.update({"feel_hidden.weight": (f, width), "feel_hidden.bias": (f,),
-                       "feel_drums.weight": (f, n_classes),
-                       "feel_out.weight": (2 * n_classes * config.feel_bins, f),
-                       "feel_out.bias": (2 * n_classes * config.feel_bins,)})
+                       "feel_drums.weight": (f, n_in if events else n_classes),
+                       "feel_out.weight": (quantities * groups * config.feel_bins, f),
+                       "feel_out.bias": (quantities * groups * config.feel_bins,)})
     return shapes
 
 

@@ -191,9 +191,12 @@ def test_feel_zero_writes_on_the_grid_at_the_profile_velocity(machine):
     (dict(kind="fill"), "kind is not supported by this model"),
     (dict(fill_every=4), "fill every is not supported by this model"),
 ])
-def test_label_controls_need_a_model_with_labels(machine, settings, message):
+def test_label_controls_need_a_model_with_labels(tmp_path, settings, message):
+    from tests.conftest import one_drum_model
+
+    model = one_drum_model(tmp_path / "one.npz", [[0.0, 0.0], [0.0, 0.0]], [0.0, 0.0])
     with pytest.raises(DrumrnnError, match=message):
-        machine.generate(Settings(**settings), bars=2)
+        DrumMachine(DrumGenerator(model)).generate(Settings(**settings), bars=2)
 
 
 def test_primers_in_other_meters_are_refused(machine):

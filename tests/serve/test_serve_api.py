@@ -56,7 +56,9 @@ def test_info_names_the_kit_rows_with_their_pitches(client):
     info = client.get("/api/info").json()
     assert [(r["name"], r["pitch"]) for r in info["rows"]] == list(
         zip(KIT.class_names, KIT.output_pitches.tolist()))
-    assert info["steps_per_quarter"] == 4 and info["supports"]["style"] is False
+    assert info["steps_per_quarter"] == 4
+    # the bundled model reads labels: its styles are offered
+    assert info["supports"]["style"] is True and "rock" in info["styles"]
 
 
 def test_generate_returns_a_grid_and_its_seed_which_reproduces_it(client):
@@ -90,9 +92,7 @@ def test_generate_opens_with_seed_bars(client):
     ({"seed": -1}, "greater than or equal to 0"),
     ({"feel": 1.5}, "less than or equal to 1"),
     ({"kind": "groove"}, "'beat' or 'fill'"),
-    ({"style": "rock"}, "style is not supported by this model"),
-    ({"kind": "fill"}, "kind is not supported by this model"),
-    ({"fill_every": 4}, "fill every is not supported by this model"),
+    ({"style": "polka"}, "unknown style 'polka'; this model knows: rock"),
     ({"bars": "many"}, "valid integer"),
     ({"colour": "red"}, "Extra inputs are not permitted"),
     ({"seed_bars": [0, 1]}, "seed bars need both grid and seed_bars"),

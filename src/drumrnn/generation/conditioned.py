@@ -20,8 +20,8 @@ from drumrnn.generation.runtime import NumpyDrumModel
 from drumrnn.generation.sampling import (
     SamplingConfig,
     VariationRngs,
+    beam_extend,
     gumbel_noise,
-    log_softmax,
     sample,
 )
 from drumrnn.model.feel import feel_inputs, input_table, sample_values
@@ -278,14 +278,8 @@ def beam_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: 
         else:
             if bar_tokens:
                 logits[:, bar] = -np.inf
-            logp = log_softmax(logits / np.float32(sampling.temperature))
-            top = np.argsort(-logp, axis=1)[:, :branch]
-            cand = (scores[:, None] + np.take_along_axis(logp, top, axis=1)).ravel()
-            best = np.argsort(-cand, kind="stable")[:beam]
-            rows, picks = best // branch, top.ravel()[best]
-            seqs = seqs[rows]
-            seqs[:, t] = picks
-            scores = cand[best]
+            seqs, scores, rows = beam_extend(logits, scores, seqs, t, beam, branch,
+                                             sampling.temperature)
             state = rt.select(state, rows)
             if feel:
                 vel, off = vel[rows], off[rows]

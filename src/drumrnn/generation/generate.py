@@ -44,7 +44,7 @@ from drumrnn.generation.runtime import NumpyDrumModel
 from drumrnn.generation.sampling import (
     SamplingConfig,
     VariationRngs,
-    log_softmax,
+    beam_extend,
     sample,
     variation_rng,
 )
@@ -454,14 +454,8 @@ class DrumGenerator:
                 continue
             if self.steps_config.bar_tokens:
                 logits[:, bar] = -np.inf
-            logp = log_softmax(logits / np.float32(sampling.temperature))
-            top = np.argsort(-logp, axis=1)[:, :branch]
-            cand = (scores[:, None] + np.take_along_axis(logp, top, axis=1)).ravel()
-            best = np.argsort(-cand, kind="stable")[:beam]
-            rows, picks = best // branch, top.ravel()[best]
-            seqs = seqs[rows]
-            seqs[:, s + 1] = picks
-            scores = cand[best]
+            seqs, scores, rows = beam_extend(logits, scores, seqs, s + 1, beam, branch,
+                                             sampling.temperature)
             state = rt.select(state, rows)
         return seqs[np.argsort(-scores, kind="stable")[: len(tokens)]]
 

@@ -147,3 +147,19 @@ def sample(logits: np.ndarray, config: SamplingConfig,
     noise = (rng.gumbel(np.empty(logits.shape, np.float32)) if isinstance(rng, VariationRngs)
              else gumbel_noise(rng, logits.shape))
     return (filter_logits(logits, config) + noise).argmax(axis=-1)
+
+
+def beam_extend(logits: np.ndarray, scores: np.ndarray, seqs: np.ndarray, t: int, beam: int,
+                branch: int, temperature: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One step of beam search: every beam (a row of ``seqs``, log probability ``scores``)
+    branches into its ``branch`` likeliest next tokens at step ``t``; the ``beam`` best
+    candidates survive. Returns the new sequences, their scores and the beam each came from
+    (for selecting the recurrent state)."""
+    logp = log_softmax(logits / np.float32(temperature))
+    top = np.argsort(-logp, axis=1)[:, :branch]
+    cand = (scores[:, None] + np.take_along_axis(logp, top, axis=1)).ravel()
+    best = np.argsort(-cand, kind="stable")[:beam]
+    rows, picks = best // branch, top.ravel()[best]
+    seqs = seqs[rows]
+    seqs[:, t] = picks
+    return seqs, cand[best], rows

@@ -203,6 +203,22 @@ def test_wav_export_renders_the_pattern(client):
     assert empty.status_code == 422 and "no hits" in empty.json()["detail"]
 
 
+def test_mp3_and_flac_exports_decode_to_the_wav_length(client, tmp_path):
+    import soundfile
+
+    grid = grid_json(bars=1, tempo=120.0, hits=[(0, 0, 100), (1, 4, 100), (0, 8, 100)])
+    with wave.open(io.BytesIO(client.post("/api/wav", json=grid).content)) as w:
+        frames = w.getnframes()
+    for fmt, media in (("mp3", "audio/mpeg"), ("flac", "audio/flac")):
+        response = client.post(f"/api/{fmt}", json=grid)
+        assert response.status_code == 200 and response.headers["content-type"] == media
+        path = tmp_path / f"x.{fmt}"
+        path.write_bytes(response.content)
+        assert abs(soundfile.info(str(path)).frames - frames) <= 1152  # one MP3 frame
+    empty = client.post("/api/mp3", json=grid_json())
+    assert empty.status_code == 422 and "no hits" in empty.json()["detail"]
+
+
 def test_sounds_are_served_and_louder_at_higher_velocity(client):
     listing = client.get("/api/sounds").json()
     assert listing["pitches"] == KIT.output_pitches.tolist() and len(listing["velocities"]) == 3

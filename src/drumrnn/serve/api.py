@@ -3,8 +3,9 @@
 Endpoints (FastAPI documents them at ``/docs``): ``GET /api/info``, ``GET /api/sounds``,
 ``GET /api/sounds/{pitch}/{velocity}.wav``, ``POST /api/generate``, ``/api/continue``,
 ``/api/regenerate``, ``/api/humanize`` (each answers ``{"grid": ..., "seed": ...}``),
-``POST /api/midi`` and ``/api/wav`` (a posted grid as a file). Bars are counted from 0 and
-ranges are half-open (``start`` .. ``end - 1``). Bad input gets a 4xx with a message.
+``POST /api/midi``, ``/api/wav``, ``/api/mp3`` and ``/api/flac`` (a posted grid as a file).
+Bars are counted from 0 and ranges are half-open (``start`` .. ``end - 1``). Bad input gets a
+4xx with a message.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from drumrnn.serve.grid import (
     grid_to_hits,
 )
 from drumrnn.serve.machine import MAX_GENERATE_BARS, SEED_LIMIT, DrumMachine, Result, Settings
-from drumrnn.serve.sounds import SoundBank, wav_bytes
+from drumrnn.serve.sounds import SoundBank, encoded_bytes, wav_bytes
 
 #: Largest request body accepted; a 32-bar grid of the 9-piece kit is about 50 KB.
 MAX_BODY_BYTES = 1 << 20
@@ -230,15 +231,29 @@ def create_app(machine: DrumMachine, sounds: SoundBank | None = None,
         return Response(score.dumps_midi(), media_type="audio/midi",
                         headers={"Content-Disposition": 'attachment; filename="drumrnn.mid"'})
 
-    @app.post("/api/wav", response_class=Response)
-    def wav(body: GridModel):
-        """The grid rendered as a WAV file with the soundfont (swing applied)."""
+    def rendered(body: GridModel) -> tuple:
         grid = to_grid(body)
         if not grid.n_hits:
             raise DrumrnnError("the grid has no hits to render")
-        score = hits_to_score(grid_to_hits(grid), track_name="drumrnn")
-        return Response(wav_bytes(*renderer.render_array(score)), media_type="audio/wav",
+        return renderer.render_array(hits_to_score(grid_to_hits(grid), track_name="drumrnn"))
+
+    @app.post("/api/wav", response_class=Response)
+    def wav(body: GridModel):
+        """The grid rendered as a WAV file with the soundfont (swing applied)."""
+        return Response(wav_bytes(*rendered(body)), media_type="audio/wav",
                         headers={"Content-Disposition": 'attachment; filename="drumrnn.wav"'})
+
+    @app.post("/api/mp3", response_class=Response)
+    def mp3(body: GridModel):
+        """The grid rendered as an MP3 file (80 kbit/s, as ``generate --mp3``)."""
+        return Response(encoded_bytes(*rendered(body), "mp3"), media_type="audio/mpeg",
+                        headers={"Content-Disposition": 'attachment; filename="drumrnn.mp3"'})
+
+    @app.post("/api/flac", response_class=Response)
+    def flac(body: GridModel):
+        """The grid rendered as a FLAC file."""
+        return Response(encoded_bytes(*rendered(body), "flac"), media_type="audio/flac",
+                        headers={"Content-Disposition": 'attachment; filename="drumrnn.flac"'})
 
     return app
 

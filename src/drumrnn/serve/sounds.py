@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import tempfile
 import wave
 from pathlib import Path
 
@@ -112,3 +113,14 @@ def wav_bytes(pcm: np.ndarray, rate: int) -> bytes:
         dst.setframerate(rate)
         dst.writeframes(np.ascontiguousarray(pcm, "<i2").tobytes())
     return out.getvalue()
+
+
+def encoded_bytes(pcm: np.ndarray, rate: int, fmt: str) -> bytes:
+    """int16 samples (frames, channels) as the bytes of an MP3 or FLAC file, encoded as
+    ``generate --mp3/--flac`` encodes (the encoder writes files, so through a temporary one)."""
+    from drumrnn.render.encode import encode_audio
+
+    with tempfile.TemporaryDirectory(prefix="drumrnn-") as folder:
+        path = Path(folder) / f"drumrnn.{fmt}"
+        encode_audio(pcm, rate, path, fmt, title="drumrnn")
+        return path.read_bytes()

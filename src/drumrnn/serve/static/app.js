@@ -370,7 +370,7 @@ async function download(kind) {
     const blob = await post(`/api/${kind}`, grid, "blob");
     const a = document.createElement("a");
     a.href = URL.createObjectURL(blob);
-    a.download = `drumrnn.${kind === "midi" ? "mid" : "wav"}`;
+    a.download = `drumrnn.${kind === "midi" ? "mid" : kind}`;
     document.body.append(a);
     a.click();
     a.remove();
@@ -380,6 +380,8 @@ async function download(kind) {
 }
 $("download-midi").addEventListener("click", () => download("midi"));
 $("download-wav").addEventListener("click", () => download("wav"));
+$("download-mp3").addEventListener("click", () => download("mp3"));
+$("download-flac").addEventListener("click", () => download("flac"));
 
 // -- sounds ---------------------------------------------------------------------------------
 const sounds = {velocities: [], buffers: new Map()}; // pitch -> [AudioBuffer per velocity]

@@ -79,13 +79,14 @@ def main() -> None:
     section = "\n".join([
         f"Training tokens/s on the GMD train split, the preset's whole batch in both cases "
         f"(two processes take half of it each), median of {args.repeats} runs alternating "
-        f"the two set-ups; the machine was shared with other jobs, so only the ratio measured "
-        f"side by side means much. {machine('torch')}.", "", *lines, "",
+        f"the two set-ups (a shared virtual machine: single runs vary up to 3x, so only the "
+        f"ratio measured side by side means much). {machine('torch')}.", "", *lines, "",
         f"All runs (tokens/s): {runs}.", "",
-        "On cores shared with other jobs, two torch threads in one process wait on each "
-        "other at every parallel region (the descheduled thread stalls both), while two "
-        "single-threaded processes only meet once per step, in the gradient all-reduce: "
-        "that, not the arithmetic, is most of the gap; on idle cores it is smaller.", "",
+        "Two torch threads in one process wait on each other at every parallel region (a "
+        "descheduled thread stalls both), while two single-threaded processes only meet once "
+        "per step, in the gradient all-reduce: on a busy machine that, not the arithmetic, is "
+        "most of the gap (with other jobs on the cores the ratio was 13 for default). Small "
+        "networks gain most; drums-rnn's larger matrix products use two threads well.", "",
         f"Reproduce: `python bench/bench_ddp.py --repeats {args.repeats} --steps {args.steps}`"])
     print(section)
     write_section("bench_ddp", section)

@@ -137,3 +137,12 @@ def one_drum_model(path: Path, head_weight, head_bias, input_weight=((0.0, 0.0),
                "head.weight": np.array(head_weight, float), "head.bias": np.array(head_bias, float),
                **(extra or {})}
     return load_model_file(save_model_file(path, header, weights))
+
+
+@pytest.fixture(scope="module")
+def rock_folder(tmp_path_factory):
+    """Six small rock-beat files of 4-9 bars: every split of PATTERN_SPLIT gets one."""
+    src = tmp_path_factory.mktemp("rock")
+    for i in range(6):
+        write_midi_file(src / f"{i}.mid", rock_beat(4 + i))
+    return src

@@ -18,17 +18,9 @@ from drumrnn.core.errors import DrumrnnError
 from drumrnn.core.lock import folder_lock, lock_path
 from drumrnn.data.dataset import PrepareConfig, prepare
 from drumrnn.model.model_file import save_model_file
-from tests.conftest import PATTERN_SPLIT, rock_beat, write_midi_file
+from tests.conftest import PATTERN_SPLIT
 
 BUNDLED_ARGS = ["generate", "--bars", "8", "--num", "2", "--seed", "1"]
-
-
-@pytest.fixture(scope="module")
-def rock(tmp_path_factory):
-    src = tmp_path_factory.mktemp("rock")
-    for i in range(6):
-        write_midi_file(src / f"{i}.mid", rock_beat(4 + i))
-    return src
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -71,19 +63,19 @@ def test_generate_on_a_full_disk_fails_in_one_line_and_leaves_nothing(tmp_path):
     assert not list(out.glob("drums_*")) and leftovers(out) == []
 
 
-def test_prepare_on_a_full_disk_fails_in_one_line_and_keeps_the_old_dataset(tmp_path, rock):
+def test_prepare_on_a_full_disk_fails_in_one_line_and_keeps_the_old_dataset(tmp_path, rock_folder):
     out = tmp_path / "data"
-    prepare(rock, out, PrepareConfig(split_fractions=PATTERN_SPLIT))
+    prepare(rock_folder, out, PrepareConfig(split_fractions=PATTERN_SPLIT))
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    proc = drumrnn_with_small_disk(["prepare", rock, "--out", out, "--quiet",
+    proc = drumrnn_with_small_disk(["prepare", rock_folder, "--out", out, "--quiet",
                                     "--steps-per-quarter", "3"])
     assert_one_line_failure(proc, "prepare")
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     assert leftovers(tmp_path) == []
 
 
-def test_evaluate_json_on_a_full_disk_fails_in_one_line(tmp_path, rock):
-    prepare(rock, tmp_path / "data", PrepareConfig(split_fractions=PATTERN_SPLIT))
+def test_evaluate_json_on_a_full_disk_fails_in_one_line(tmp_path, rock_folder):
+    prepare(rock_folder, tmp_path / "data", PrepareConfig(split_fractions=PATTERN_SPLIT))
     from drumrnn.generation.generate import bundled_model_path
 
     proc = drumrnn_with_small_disk(["evaluate", bundled_model_path(), tmp_path / "data",
@@ -92,8 +84,8 @@ def test_evaluate_json_on_a_full_disk_fails_in_one_line(tmp_path, rock):
     assert not (tmp_path / "out" / "eval.json").exists() and leftovers(tmp_path / "out") == []
 
 
-def test_train_on_a_full_disk_fails_in_one_line(tmp_path, rock):
-    prepare(rock, tmp_path / "data", PrepareConfig(split_fractions=PATTERN_SPLIT))
+def test_train_on_a_full_disk_fails_in_one_line(tmp_path, rock_folder):
+    prepare(rock_folder, tmp_path / "data", PrepareConfig(split_fractions=PATTERN_SPLIT))
     proc = drumrnn_with_small_disk(["train", tmp_path / "data", "--out", tmp_path / "run",
                                     "--hidden", "8", "--layers", "1", "--max-steps", "4",
                                     "--eval-every", "2", "--threads", "1", "--quiet"])
@@ -183,11 +175,11 @@ HOLD = "import sys, time; from drumrnn.core.lock import folder_lock\n" \
 
 
 @pytest.mark.parametrize("where", ["beside", "inside"])
-def test_a_second_run_into_a_locked_folder_is_refused_until_the_holder_dies(tmp_path, rock,
+def test_a_second_run_into_a_locked_folder_is_refused_until_the_holder_dies(tmp_path, rock_folder,
                                                                            capsys, where):
     out = tmp_path / "out"
     # prepare replaces its folder whole, so it locks beside it; generate locks inside
-    argv = (["prepare", str(rock), "--out", str(out), "--quiet"] if where == "beside"
+    argv = (["prepare", str(rock_folder), "--out", str(out), "--quiet"] if where == "beside"
             else [*BUNDLED_ARGS, "--out", str(out)])
     holder = subprocess.Popen([sys.executable, "-c", HOLD, str(out), where],
                               stdout=subprocess.PIPE, text=True)
@@ -232,16 +224,16 @@ def _can_mount() -> bool:
 
 @pytest.mark.skipif(not _can_mount(), reason="needs root to mount small and read-only tmpfs")
 @pytest.mark.parametrize("options", ["size=16k", "ro"])
-def test_real_full_and_read_only_filesystems(tmp_path, rock, options):
+def test_real_full_and_read_only_filesystems(tmp_path, rock_folder, options):
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mnt)], check=True)
     try:
-        prepare(rock, tmp_path / "data", PrepareConfig(split_fractions=PATTERN_SPLIT))
+        prepare(rock_folder, tmp_path / "data", PrepareConfig(split_fractions=PATTERN_SPLIT))
         from drumrnn.generation.generate import bundled_model_path
 
         runs = {"generate": [*BUNDLED_ARGS, "--num", "16", "--bars", "64", "--out", mnt / "gen"],
-                "prepare": ["prepare", rock, "--out", mnt / "data", "--quiet"],
+                "prepare": ["prepare", rock_folder, "--out", mnt / "data", "--quiet"],
                 "evaluate": ["evaluate", bundled_model_path(), tmp_path / "data", "--json",
                              mnt / "eval.json"],
                 "train": ["train", tmp_path / "data", "--out", mnt / "run", "--hidden", "8",

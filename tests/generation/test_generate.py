@@ -24,14 +24,6 @@ SPLIT = PATTERN_SPLIT  # with these six files every split gets at least one
 
 
 @pytest.fixture(scope="module")
-def rock_folder(tmp_path_factory):
-    src = tmp_path_factory.mktemp("rock")
-    for i in range(6):
-        write_midi_file(src / f"{i}.mid", rock_beat(4 + i))
-    return src
-
-
-@pytest.fixture(scope="module")
 def model_path(tmp_path_factory, rock_folder):
     """A small LSTM trained briefly on rock beats (with its learned velocity profile)."""
     root = tmp_path_factory.mktemp("gen")

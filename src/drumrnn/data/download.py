@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tarfile
 import tempfile
 import urllib.request
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from drumrnn.core.atomic import atomic_directory
@@ -35,11 +37,7 @@ def download_groove(dest: str | Path = "data", url: str = GROOVE_URL,
     target = dest / "groove"
     if (target / INFO_CSV).is_file():
         return target
-    fd, name = tempfile.mkstemp(prefix=".groove-", suffix=".zip", dir=dest)
-    os.close(fd)
-    archive = Path(name)
-    try:
-        _fetch(url, archive, progress)
+    with _downloaded(url, dest, ".groove-", ".zip", progress) as archive:
         root = _check_archive(archive, expected_files)
         with atomic_directory(target) as tmp, zipfile.ZipFile(archive) as zf:
             zf.extractall(tmp / "unpacked")
@@ -47,9 +45,22 @@ def download_groove(dest: str | Path = "data", url: str = GROOVE_URL,
             for item in unpacked.iterdir():
                 shutil.move(str(item), tmp / item.name)
             shutil.rmtree(tmp / "unpacked")
+    return target
+
+
+@contextlib.contextmanager
+def _downloaded(url: str, dest: Path, prefix: str, suffix: str, progress: bool
+                ) -> Iterator[Path]:
+    """``url`` fetched into a hidden temporary file in ``dest``, removed afterwards unless
+    the caller has moved it to its final name."""
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=dest)
+    os.close(fd)
+    archive = Path(name)
+    try:
+        _fetch(url, archive, progress)
+        yield archive
     finally:
         archive.unlink(missing_ok=True)
-    return target
 
 
 def _fetch(url: str, path: Path, progress: bool) -> None:
@@ -102,15 +113,9 @@ def download_lakh(dest: str | Path = "data", url: str = LAKH_URL, progress: bool
     target = dest / LAKH_ARCHIVE
     if target.is_file():
         return target
-    fd, name = tempfile.mkstemp(prefix=".lmd-", suffix=".tar.gz", dir=dest)
-    os.close(fd)
-    archive = Path(name)
-    try:
-        _fetch(url, archive, progress)
+    with _downloaded(url, dest, ".lmd-", ".tar.gz", progress) as archive:
         _check_tar(archive)
         os.replace(archive, target)
-    finally:
-        archive.unlink(missing_ok=True)
     return target
 
 

@@ -15,7 +15,6 @@ from pathlib import Path, PurePosixPath
 from drumrnn.core.errors import DrumrnnError
 
 KINDS = ("beat", "fill")
-LABEL_NAMES = ("style", "kind", "bpm", "drummer")
 
 
 @dataclass(frozen=True)

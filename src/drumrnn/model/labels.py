@@ -15,7 +15,6 @@ from drumrnn.core.errors import DrumrnnError
 from drumrnn.data.labels import KINDS, clean_style
 
 UNKNOWN = "unknown"
-LABELS = ("style", "kind", "tempo")
 #: Tempo buckets (bpm): below 70, 70-85, ..., 180 and above (the GMD's median is 110).
 TEMPO_EDGES = (70.0, 85.0, 100.0, 115.0, 130.0, 150.0, 180.0)
 

@@ -127,13 +127,14 @@ LABELLED = Vocabulary("steps", size=512, steps_per_bar=16, label_sizes=(5, 3, 9)
 
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
 @pytest.mark.parametrize("dense", [0, 12])
-def test_labels_feel_inputs_and_feel_heads_equal_pytorch(tmp_path, cell, dense):
+@pytest.mark.parametrize("copy", [False, True])
+def test_labels_feel_inputs_and_feel_heads_equal_pytorch(tmp_path, cell, dense, copy):
     """Per-step labels (switching mid-sequence, as --fill-every does), the previous step's
-    feel as input, the tokens a bar and two bars back, and the feel heads teacher-forced on
-    the next token."""
+    feel as input, the tokens a bar and two bars back (and the copy gates onto them, both
+    onto one token in row 0), and the feel heads teacher-forced on the next token."""
     cfg = ModelConfig(cell, layers=2, hidden=16, embedding=8, counter_bits=6,
                       position_embedding=4, lookback=True, dense=dense, labels=5, feel=10,
-                      feel_bins=6, bar_ago=True)
+                      feel_bins=6, bar_ago=True, bar_copy=copy)
     model, loaded = random_model(cfg, LABELLED, tmp_path / "m.npz")
     B, T, C = 3, 30, 9
     rng = np.random.default_rng(0)
@@ -145,6 +146,7 @@ def test_labels_feel_inputs_and_feel_heads_equal_pytorch(tmp_path, cell, dense):
     feel_in = rng.uniform(-1, 1, (B, T, 2 * C)).astype(np.float32)
     bins = rng.integers(-1, 6, (B, T, C))
     ago = rng.integers(0, 513, (B, T, 2))  # 512: no token (before the track)
+    ago[0, :, 1] = ago[0, :, 0]
     batch = Batch(torch.from_numpy(tokens[:, :-1]), torch.from_numpy(tokens[:, 1:]),
                   torch.ones(B, T), torch.ones(B, dtype=torch.bool), torch.from_numpy(index),
                   torch.from_numpy(position), torch.from_numpy(lookback).float(),

@@ -162,6 +162,9 @@ class NumpyDrumModel:
             head_in = cfg.dense
         heads = [w["head.weight"]]
         biases = [w["head.bias"]]
+        if cfg.bar_copy:  # two gate rows after the token logits (steps only: no delta head)
+            heads.append(w["copy_gate.weight"])
+            biases.append(w["copy_gate.bias"])
         if self.events:
             heads.append(w["delta_head.weight"])
             biases.append(w["delta_head.bias"])
@@ -169,7 +172,7 @@ class NumpyDrumModel:
         self.head = _matrix(np.hstack([np.vstack(heads), np.concatenate(biases)[:, None]]))
         self.head_in = head_in
         self.has_labels, self.has_feel = bool(cfg.labels), bool(cfg.feel)
-        self.has_bar_ago = bool(cfg.bar_ago)
+        self.has_bar_ago, self.has_copy = bool(cfg.bar_ago), bool(cfg.bar_copy)
         if cfg.feel:
             C = vocab.n_classes
             self.feel_h = _matrix(np.hstack([w["feel_hidden.weight"], w["feel_hidden.bias"][:, None]]))
@@ -345,17 +348,31 @@ class NumpyDrumModel:
             if layer + 1 < cfg.layers and not gru:
                 state["xh"][layer + 1][:H] = h_out
         if not (cfg.attention or cfg.dense):  # [h, 1] already sits at the end of the buffer
-            return np.dot(self.head, state["xh"][-1][-H - 1:]).T
-        top = state["xh"][-1][-H - 1:-1]
-        if cfg.attention:
-            top = self._attend(state, top)
-        if cfg.dense:
-            pre = state["pre"]
-            pre[:-1] = top
-            np.maximum(np.dot(self.dense, pre), 0, out=state["top"][:-1])
+            logits = np.dot(self.head, state["xh"][-1][-H - 1:])
         else:
-            state["top"][:-1] = top
-        return np.dot(self.head, state["top"]).T
+            top = state["xh"][-1][-H - 1:-1]
+            if cfg.attention:
+                top = self._attend(state, top)
+            if cfg.dense:
+                pre = state["pre"]
+                pre[:-1] = top
+                np.maximum(np.dot(self.dense, pre), 0, out=state["top"][:-1])
+            else:
+                state["top"][:-1] = top
+            logits = np.dot(self.head, state["top"])
+        if self.has_copy and bar_ago is not None:
+            return self._copy(logits, bar_ago)
+        return logits.T
+
+    def _copy(self, logits: np.ndarray, bar_ago: np.ndarray) -> np.ndarray:
+        """Add the copy gates (the last two rows of ``logits``, (V + 2, B)) to the logits
+        of the tokens one and two bars back; "none" (id V) lands on a gate row, dropped."""
+        V = self.n_out
+        gates = logits[V:].copy()
+        cols = np.arange(logits.shape[1])
+        logits[bar_ago[:, 0], cols] += gates[0]
+        logits[bar_ago[:, 1], cols] += gates[1]
+        return logits[:V].T
 
     def _cell(self, state: dict, layer: int, gates: np.ndarray) -> np.ndarray:
         """Update layer ``layer``'s h (and c) in place from its pre-activations."""

@@ -51,6 +51,10 @@ class ModelConfig(StoredConfig):
         Read the tokens one and two bars before the step to predict (through the token
         embedding), so that repeating a bar is a matter of copying what is in view rather
         than of remembering it. Steps only, needs an embedding.
+    bar_copy : bool
+        A copy gate: two learned scalars from the RNN output, added to the logits of the
+        tokens one and two bars back, so that holding a pattern takes one confident number
+        instead of an identity map learned over the whole vocabulary. Needs ``bar_ago``.
     """
 
     _what = "model"
@@ -70,6 +74,7 @@ class ModelConfig(StoredConfig):
     feel: int = 0
     feel_bins: int = 16
     bar_ago: bool = False
+    bar_copy: bool = False
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
@@ -79,6 +84,8 @@ class ModelConfig(StoredConfig):
                                   "dense", "labels", "feel"))
         if self.bar_ago and not self.embedding:
             raise DrumrnnError("bar_ago reads tokens through the embedding; set embedding > 0")
+        if self.bar_copy and not self.bar_ago:
+            raise DrumrnnError("bar_copy copies the tokens bar_ago reads; set bar_ago")
         if not 2 <= self.feel_bins <= 127:
             raise DrumrnnError(f"feel_bins must lie in 2..127, got {self.feel_bins}")
         for name in ("dropout", "dense_dropout"):

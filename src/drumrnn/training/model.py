@@ -134,6 +134,10 @@ class DrumLM(nn.Module):
             self.dense = None
         self.head = nn.Linear(width, n_in)
         self.delta_head = nn.Linear(width, len(vocab.deltas)) if events else None
+        if config.bar_copy:  # starts neutral: the gates add nothing until trained
+            self.copy_gate = nn.Linear(width, 2)
+            nn.init.zeros_(self.copy_gate.weight)
+            nn.init.zeros_(self.copy_gate.bias)
         if config.feel:
             # the feel of the step just predicted: from the RNN output and the drums struck
             self.feel_hidden = nn.Linear(width, config.feel)
@@ -233,6 +237,10 @@ class DrumLM(nn.Module):
             B, T, H = out.shape
             out = self.dense(out.reshape(B * T, H)).reshape(B, T, -1)
         logits = self.head(out)
+        if self.config.bar_copy:  # gate k onto the token k + 1 bars back; index V = none
+            V = logits.shape[-1]
+            logits = F.pad(logits, (0, 1)).scatter_add(
+                -1, batch.bar_ago, self.copy_gate(out))[..., :V]
         self.feel_logits = (self.feel(out, batch.targets)
                             if self.config.feel and batch.velocity_targets is not None else None)
         delta_logits = self.delta_head(out) if self.delta_head is not None else None

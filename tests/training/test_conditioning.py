@@ -90,3 +90,29 @@ def test_bar_ago_ids_are_the_tokens_one_and_two_bars_before_the_predicted_step()
     assert ago[10 + 3].tolist() == [100, 512]  # never reaches into the track before
     bar = Vocabulary("steps", size=513, steps_per_bar=4, bar_token=512)
     assert bar.bar_slots == 5 and bar_ago_ids(ids, index, bar)[4].tolist() == [0, 513]
+
+
+def test_a_window_from_a_zero_state_sees_no_bar_ago_or_lookback_before_it():
+    """What a fresh window (reset, inside a track) reads is what generation reads at a
+    piece's start: no tokens a bar or two back, no repeat flags, until its own bars."""
+    vocab = Vocabulary("steps", size=512, steps_per_bar=4)
+    ids = np.arange(20) % 3  # one track, a 3-step cycle: flags set where bars repeat
+    starts = np.array([0, 20])
+    index = np.arange(20)
+    from drumrnn.model.tracks import bar_ago_ids
+
+    lookback = np.stack([index >= 4, index >= 8], 1).astype(np.float32)  # any pattern
+    tracks = TrackArrays(ids, starts, index, index % 4, lookback,
+                         bar_ago=bar_ago_ids(ids, index, vocab), bar_steps=4, bar_slots=4,
+                         none_id=512)
+    rows = np.array([[0, 6, 1], [0, 6, 0], [0, 0, 1]])  # fresh inside, carried, track start
+    out = gather(tracks, rows, 10)
+    fresh, carried, start = out["bar_ago"]
+    # row 0 predicts steps 7..16 of the track; a bar back reaches the window from step 10 on
+    assert fresh[:, 0].tolist() == [512] * 3 + ids[6:13].tolist()
+    assert fresh[:, 1].tolist() == [512] * 7 + ids[6:9].tolist()
+    assert carried.tolist() == tracks.bar_ago[6:16].tolist()
+    assert start.tolist() == tracks.bar_ago[0:10].tolist()
+    flags = out["lookback"]
+    assert flags[0, :, 0].tolist() == [0] * 4 + [1] * 6 and flags[0, :, 1].tolist() == [0] * 8 + [1] * 2
+    assert flags[1].tolist() == lookback[6:16].tolist()

@@ -98,9 +98,11 @@ def _weights(run):
 
 
 def _assert_close(a, b):
+    # gradients summed across processes differ from one process's in the last bits, and
+    # Adam (lr 1e-2) turns a last-bit difference of a near-zero gradient into up to ~1e-4
     assert a.keys() == b.keys()
     for name in a:
-        assert torch.allclose(a[name], b[name], rtol=1e-4, atol=1e-5), name
+        assert torch.allclose(a[name], b[name], rtol=1e-4, atol=1e-4), name
 
 
 def test_two_gloo_processes_equal_one_process_and_resume_on_one(steps_data, tmp_path):

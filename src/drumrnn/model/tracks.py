@@ -29,7 +29,9 @@ class TrackArrays:
     ``offset_bins`` (n, n_classes) of each token's struck classes (-1 = silent) with
     ``feel_in`` (n, 2 * n_classes), the feel inputs they make (:mod:`drumrnn.model.feel`);
     ``bar_ago`` (n, 2): the tokens one and two bars before the step each token predicts (the
-    vocabulary size where that lies before the track).
+    vocabulary size where that lies before the track). ``bar_steps``: the lookback distance
+    (steps per bar), ``bar_slots``: the bar-ago distance (slots per bar), ``none_id``: the
+    bar-ago id of "before the track"; 0 where unused.
     """
 
     ids: np.ndarray
@@ -43,6 +45,9 @@ class TrackArrays:
     offset_bins: np.ndarray | None = None
     feel_in: np.ndarray | None = None
     bar_ago: np.ndarray | None = None
+    bar_steps: int = 0
+    bar_slots: int = 0
+    none_id: int = 0
 
     @property
     def lengths(self) -> np.ndarray:
@@ -99,7 +104,8 @@ def track_arrays(split: Split, vocab: Vocabulary) -> TrackArrays:
         if lazy:
             ids, index = _Int64View(tokens), _TrackIndex(starts)
             return TrackArrays(ids, starts, index, _Int64View(split.arrays["positions"]),
-                               _Lookback(ids, index, vocab.steps_per_bar))
+                               _Lookback(ids, index, vocab.steps_per_bar),
+                               bar_steps=vocab.steps_per_bar)
         ids = np.asarray(tokens, dtype=np.int64)
         index = _index(starts)
         n = len(ids)
@@ -109,7 +115,8 @@ def track_arrays(split: Split, vocab: Vocabulary) -> TrackArrays:
             same[distance:] = ids[distance:] == ids[:-distance]
             lookback[:, k] = same & (index >= distance)
         return TrackArrays(ids, starts, index, np.asarray(split.arrays["positions"],
-                                                          dtype=np.int64), lookback)
+                                                          dtype=np.int64), lookback,
+                           bar_steps=vocab.steps_per_bar)
     if lazy:
         return TrackArrays(_Int64View(split.arrays["drums"]), starts, _TrackIndex(starts),
                            delta_ids=_DeltaIds(split.arrays["deltas"], vocab))
@@ -133,6 +140,7 @@ def model_tracks(dataset: Dataset, split: str, vocab: Vocabulary, config: ModelC
     if config.feel:  # built in memory, also for a split of several shards
         attach_feel(tracks, data, vocab, config.feel_bins)
     if config.bar_ago:
+        tracks.bar_slots, tracks.none_id = vocab.bar_slots, vocab.size
         tracks.bar_ago = (_BarAgo(tracks.ids, tracks.index, vocab)
                           if isinstance(tracks.ids, _View)
                           else bar_ago_ids(tracks.ids, tracks.index, vocab))

@@ -118,6 +118,12 @@ def gather(tracks: TrackArrays, windows: np.ndarray, window: int, label_dropout:
 
     With ``label_dropout`` each label of each window is replaced by unknown (0) with that
     probability (draws from ``rng``), so that the model also plays with labels left out.
+
+    A window read from a zero state (``reset``) sees nothing before its first token, as a
+    generated piece sees nothing before its start: its lookback flags and bar-ago inputs
+    that would look back past that token read as "not there" (0 and ``none_id``). Otherwise
+    a model learns to copy the history its state never saw and, generating from nothing,
+    meets starts it was hardly trained on.
     """
     track, offset, reset = windows[:, 0], windows[:, 1], windows[:, 2]
     pad = track < 0
@@ -130,14 +136,24 @@ def gather(tracks: TrackArrays, windows: np.ndarray, window: int, label_dropout:
     out = {"inputs": tracks.ids[at[:, :-1]], "targets": tracks.ids[at[:, 1:]],
            "mask": real[:, 1:].astype(np.float32), "reset": (reset > 0) | pad,
            "index": tracks.index[at[:, :-1]]}
+    fresh = ((reset > 0) & (offset > 0))[:, None]  # rows that start inside a track
     if tracks.position is not None:
         out["next_position"] = tracks.position[at[:, 1:]]
-        out["lookback"] = tracks.lookback[at[:, :-1]]
+        lookback = tracks.lookback[at[:, :-1]]
+        if fresh.any():  # the input at t compares with the one k + 1 bars before it
+            for k in (0, 1):
+                lookback[..., k] *= ~(fresh & (steps[None, :-1] < (k + 1) * tracks.bar_steps))
+        out["lookback"] = lookback
     if tracks.delta_ids is not None:
         out["delta_inputs"] = tracks.delta_ids[at[:, :-1]]
         out["delta_targets"] = tracks.delta_ids[at[:, 1:]]
     if tracks.bar_ago is not None:
-        out["bar_ago"] = tracks.bar_ago[at[:, :-1]]
+        ago = tracks.bar_ago[at[:, :-1]]
+        if fresh.any():  # the step predicted at t + 1 reads the ones k + 1 bars before it
+            for k in (0, 1):
+                ago[..., k] = np.where(fresh & (steps[None, 1:] < (k + 1) * tracks.bar_slots),
+                                       tracks.none_id, ago[..., k])
+        out["bar_ago"] = ago
     if tracks.labels is not None:
         labels = tracks.labels[at[:, :-1]]
         if label_dropout:

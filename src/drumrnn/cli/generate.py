@@ -71,6 +71,7 @@ def _generate(args, config) -> int:
             config = replace(config, style=args.style or (
                 style if style in generator.labels.styles else None),
                 kind=config.kind if args.kind is not None else kind or "beat")
+    generator.check_labels(config)  # before the announcement: a bad label is the only line
     time_map = generator.time_map(config, primer)
     _announce(config, time_map)
     patterns = generator.generate(config, primer)

@@ -217,6 +217,15 @@ class DrumGenerator:
         return cls(load_model_file(path))
 
     # -- public -----------------------------------------------------------------------------
+    def check_labels(self, config: GenerateConfig) -> None:
+        """Raise a one-line :class:`DrumrnnError` unless this model can play ``config``'s
+        labels (an unknown style name lists the known ones)."""
+        if self.labels is None and (config.style or config.fill_every):
+            raise DrumrnnError("this model reads no labels: --style and --fill-every need a "
+                               "model trained with labels (drumrnn info lists them)")
+        if self.labels is not None:
+            self.labels.ids(config.style, config.kind, config.tempo, strict=True)
+
     def generate(self, config: GenerateConfig = GenerateConfig(),
                  primer: DrumHits | None = None) -> list[DrumHits]:
         """``config.num`` patterns of ``config.bars`` bars, continuing ``primer`` if given.
@@ -229,9 +238,7 @@ class DrumGenerator:
         if primer is not None and len(primer) == 0:
             raise DrumrnnError("the primer has no drum hits")
         time_map = self.time_map(config, primer)
-        if self.labels is None and (config.style or config.fill_every):
-            raise DrumrnnError("this model reads no labels: --style and --fill-every need a "
-                               "model trained with labels (drumrnn info lists them)")
+        self.check_labels(config)
         if self.conditioned and self.encoding == "steps":
             return self._generate_conditioned(config, primer, time_map)
         if self.encoding == "events":

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
+from collections import Counter
 import tempfile
 from pathlib import Path
 
@@ -57,6 +59,32 @@ def generate(generator: DrumGenerator, args, **labels) -> object | None:
     return patterns_from_hits("model", generator.generate(config))
 
 
+def style_mix(data: Path, split: str, n: int, known: tuple[str, ...]) -> dict[str | None, int]:
+    """How many of ``n`` patterns each style gets: in proportion to the split's beat bars
+    of that style (largest remainders); styles the model does not know count as unknown."""
+    bars: Counter = Counter()
+    for entry in json.loads((data / "manifest.json").read_text())["files"]:
+        labels = entry.get("labels") or {}
+        if entry.get("split") == split and labels.get("kind") == "beat":
+            style = labels.get("style")
+            bars[style if style in known else None] += entry["tokens"]
+    total = sum(bars.values())
+    quota = {style: n * count / total for style, count in bars.items()}
+    counts = {style: int(q) for style, q in quota.items()}
+    for style in sorted(quota, key=lambda s: int(counts[s]) - quota[s])[:n - sum(counts.values())]:
+        counts[style] += 1
+    return {style: k for style, k in counts.items() if k}
+
+
+def generate_mix(generator: DrumGenerator, args, mix: dict[str | None, int]) -> object:
+    """The patterns of :func:`style_mix` (beat mode), one seed per style, as one set."""
+    hits = []
+    for i, (style, k) in enumerate(sorted(mix.items(), key=lambda x: str(x[0]))):
+        hits += generator.generate(GenerateConfig(bars=args.bars, num=k, seed=args.seed + i,
+                                                  kind="beat", style=style))
+    return patterns_from_hits("model, test styles", hits)
+
+
 def pct(x: float) -> str:
     return NA if x is None or np.isnan(x) else f"{x:.0%}"
 
@@ -89,13 +117,18 @@ def main() -> None:
         data = prepare(groove, Path(tmp) / "data", PrepareConfig()).out
         test = kind_subsets(load_patterns(data, "test"))
         train = load_patterns(data, "train")
+        labels = generator.labels
+        mix = (style_mix(data, "test", args.patterns, labels.styles)
+               if labels is not None and not args.style else None)
     beats, fills = test["beat"], test["fill"]
     beat_labels = {"kind": "beat"} if "kind" in generator_options() else {}
     model = generate(generator, args, **beat_labels)
+    matched = generate_mix(generator, args, mix) if mix else None
     fill_mode = generate(generator, args, kind="fill")
     fill_every = generate(generator, args, kind="beat", fill_every=4)
 
     fig = figures(model, piece_bars=args.bars, seed=args.seed)
+    mfig = figures(matched, piece_bars=args.bars, seed=args.seed) if matched else None
     real = figures(beats, piece_bars=args.bars, seed=args.seed)
     real_fills = figures(fills, piece_bars=args.bars, seed=args.seed)
     fill_fig = figures(fill_mode, piece_bars=args.bars) if fill_mode else None
@@ -104,51 +137,57 @@ def main() -> None:
     test_copied = copied_share(cut_pieces(beats, args.bars), train)
 
     rows = []
+    matched_copied = copied_share(matched, train) if matched else None
 
-    def row(name, got, beat, fill, target, ok, fmt=num):
-        rows.append(f"| {name} | {fmt(got)} | {fmt(beat)} | {fmt(fill)} | {target} | "
-                    f"{verdict(ok)} |")
+    def row(name, got, beat, fill, target, ok, fmt=num, also=None):
+        """``also``: the figure of the style-matched patterns (then both are judged)."""
+        judged = verdict(None if ok is None else ok(got))
+        if matched:
+            if also is not None and ok is not None:
+                judged += " / " + verdict(ok(also))
+            shown = f"{fmt(got)} | {fmt(also) if also is not None else NA}"
+        else:
+            shown = fmt(got)
+        rows.append(f"| {name} | {shown} | {fmt(beat)} | {fmt(fill)} | {target} | {judged} |")
 
-    def share_row(name, key, target, ok):
-        row(name, fig[key], real[key], real_fills[key], target, ok(fig[key]), pct)
+    def fig_row(name, key, target, ok, fmt=num):
+        row(name, fig[key], real[key], real_fills[key], target, ok, fmt,
+            mfig[key] if mfig else None)
 
-    rows.append("| **groove** (beat mode) | | | | | |")
-    key = "similarity to the bar before"
-    row("a bar's similarity to the bar before (Jaccard of struck step x drum cells)",
-        fig[key], real[key], real_fills[key], ">= 0.55", fig[key] >= 0.55)
-    key = "similarity, density-matched control"
-    row("the same with a bar of another piece of equal hit count (control)", fig[key],
-        real[key], real_fills[key], "", None)
-    key = "similarity beyond the control"
-    row("similarity beyond the control", fig[key], real[key], real_fills[key], "", None)
-    share_row("pieces where kick or snare holds a 1- or 2-bar pattern for >= 4 bars",
-              "pieces holding a kick or snare pattern", ">= 30%", lambda x: x >= 0.30)
-    share_row("pieces without a groove bar (hi-hat/ride on >= 4 eighths, snare on 2 or 4, kick)",
-              "pieces without a groove bar", "<= 15%", lambda x: x <= 0.15)
-    for key, name in (("hits per bar", "hits per bar"),
-                      ("closed hi-hat hits per bar", "closed hi-hat hits per bar")):
+    blank = "| " * (7 if matched else 6) + "|"
+    rows.append(blank.replace("| ", "| **groove** (beat mode) ", 1))
+    fig_row("a bar's similarity to the bar before (Jaccard of struck step x drum cells)",
+            "similarity to the bar before", ">= 0.55", lambda x: x >= 0.55)
+    fig_row("the same with a bar of another piece of equal hit count (control)",
+            "similarity, density-matched control", "", None)
+    fig_row("similarity beyond the control", "similarity beyond the control", "", None)
+    fig_row("pieces where kick or snare holds a 1- or 2-bar pattern for >= 4 bars",
+            "pieces holding a kick or snare pattern", ">= 30%", lambda x: x >= 0.30, pct)
+    fig_row("pieces without a groove bar (hi-hat/ride on >= 4 eighths, snare on 2 or 4, kick)",
+            "pieces without a groove bar", "<= 15%", lambda x: x <= 0.15, pct)
+    for key in ("hits per bar", "closed hi-hat hits per bar", "ride hits per bar"):
+        if key == "ride hits per bar":
+            fig_row(key, key, "", None)
+            continue
         lo, hi = 0.85 * real[key], 1.15 * real[key]
-        row(name, fig[key], real[key], real_fills[key], f"{lo:.1f}-{hi:.1f} (real beats +-15%)",
-            lo <= fig[key] <= hi)
-    share_row("bars with a kick on beat 1", "kick on beat 1", ">= 70%", lambda x: x >= 0.70)
+        fig_row(key, key, f"{lo:.1f}-{hi:.1f} (real beats +-15%)",
+                lambda x, lo=lo, hi=hi: lo <= x <= hi)
+    fig_row("bars with a kick on beat 1", "kick on beat 1", ">= 70%", lambda x: x >= 0.70, pct)
     row("4-bar runs found verbatim in the train split (real: the test beats')", copied,
-        test_copied, None, "<= 2%", copied <= 0.02, pct)
-    rows.append("| **feel** | | | | | |")
-    key = "timing sd within a drum and bar position (ms)"
-    row("timing sd of one drum at one bar position (ms)", fig[key], real[key], real_fills[key],
-        ">= 20", fig[key] >= 20, lambda x: num(x, 1))
-    key = "feel sd between pieces (ms)"
-    row("feel sd between pieces (sd of a piece's mean offset, ms)", fig[key], real[key],
-        real_fills[key], ">= 8", fig[key] >= 8, lambda x: num(x, 1))
-    key = "timing sd (ms)"
-    row("timing sd of all hits (ms)", fig[key], real[key], real_fills[key], "", None,
-        lambda x: num(x, 1))
+        test_copied, None, "<= 2%", lambda x: x <= 0.02, pct, matched_copied)
+    rows.append(blank.replace("| ", "| **feel** ", 1))
+    ms = lambda x: num(x, 1)  # noqa: E731
+    fig_row("timing sd of one drum at one bar position (ms)",
+            "timing sd within a drum and bar position (ms)", ">= 20", lambda x: x >= 20, ms)
+    fig_row("feel sd between pieces (sd of a piece's mean offset, ms)",
+            "feel sd between pieces (ms)", ">= 8", lambda x: x >= 8, ms)
+    fig_row("timing sd of all hits (ms)", "timing sd (ms)", "", None, ms)
     for drum in VELOCITY_DRUMS:
         key = f"{drum} velocity sd"
-        row(f"{drum} velocity sd", fig[key], real[key], real_fills[key],
-            f">= {0.8 * real[key]:.1f} (0.8 x real beats)", fig[key] >= 0.8 * real[key],
-            lambda x: num(x, 1))
-    rows.append("| **fills** | | | | | |")
+        least = 0.8 * real[key]
+        fig_row(key, key, f">= {least:.1f} (0.8 x real beats)",
+                lambda x, least=least: x >= least, ms)
+    rows.append(blank.replace("| ", "| **fills** ", 1))
     fill_bars = {name: hits_per_bar(fills, drums) for name, drums in
                  (("tom", TOMS), ("snare", ("snare",)))}
     for name in ("tom", "snare"):
@@ -157,12 +196,12 @@ def main() -> None:
         got = fill_fig[key] if fill_fig else None
         row(f"{name} hits per bar with the fill label", got, real[key], real_fills[key],
             f"{lo:g}-{hi:g} (real fill bars' quartiles)",
-            None if got is None else bool(lo <= got <= hi))
+            None if got is None else (lambda x, lo=lo, hi=hi: bool(lo <= x <= hi)))
     key = "similarity of bar 5 to bar 3"
     got = every_fig[key] if every_fig else None
     row("similarity of bar 5 to bar 3 with a fill every 4 bars (beat mode: "
         f"{num(fig[key])})", got, real[key], None, f"{fig[key] - 0.1:.2f}-{fig[key] + 0.1:.2f} "
-        "(beat mode +-0.1)", None if got is None else bool(abs(got - fig[key]) <= 0.1))
+        "(beat mode +-0.1)", None if got is None else (lambda x: bool(abs(x - fig[key]) <= 0.1)))
 
     n_beats, n_fills = len(beats.pieces), len(fills.pieces)
     labels = sorted(generator_options() & {"style", "kind", "fill_every"})
@@ -173,8 +212,17 @@ def main() -> None:
         f"the GMD test split, {n_beats} beat files cut into {args.bars}-bar pieces and "
         f"{n_fills} fill files as they are. Timing in ms at each piece's tempo "
         "(`drumrnn.measure.compare.figures` defines every figure).", "",
-        "| figure | model | real beats (GMD test) | real fills (GMD test) | target | met |",
-        "|---|---|---|---|---|---|", *rows, "",
+        *([f"Second model column: the same {args.patterns} patterns spread over the styles "
+           "in proportion to the test beats' bars of each style (" + ", ".join(
+               f"{style or 'unknown'} {k}" for style, k in sorted(
+                   mix.items(), key=lambda x: -x[1])) + "), each generated with its style "
+           "label; the first column leaves the style unknown (the training split's mix, "
+           "whose beats have fewer closed hi-hat and more ride hits than the test split's). "
+           "Met: style unknown / test styles.", ""] if matched else []),
+        ("| figure | model, style unknown | model, test styles | real beats (GMD test) | "
+         "real fills (GMD test) | target | met |" if matched else
+         "| figure | model | real beats (GMD test) | real fills (GMD test) | target | met |"),
+        "|---|---|---|---|---|---|" + ("---|" if matched else ""), *rows, "",
         f"Reproduce: `python bench/groove.py{' --model ' + str(args.model) if args.model else ''}"
         " --write`. Machine: " + machine("numpy")])
     print(text)

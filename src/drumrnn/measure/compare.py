@@ -446,6 +446,7 @@ def figures(patterns: PatternSet, kit: Kit | None = None, piece_bars: int | None
     per_bar = bars.sum(2)  # (n_bars, n_classes)
     out["hits per bar"] = _mean(per_bar.sum(1))
     out["closed hi-hat hits per bar"] = _mean(per_bar[:, names.index("closed hi-hat")])
+    out["ride hits per bar"] = _mean(per_bar[:, names.index("ride")])
     out["snare hits per bar"] = _mean(per_bar[:, snare])
     out["tom hits per bar"] = _mean(per_bar[:, [names.index(n) for n in TOMS]].sum(1))
     out["kick on beat 1"] = _mean(bars[:, kick, 0])

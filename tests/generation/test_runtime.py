@@ -10,6 +10,7 @@ import torch
 from drumrnn.data.encoding import EncodingConfig
 from drumrnn.data.kits import get_kit
 from drumrnn.generation.runtime import NumpyDrumModel
+from drumrnn.model.feel import feel_inputs
 from drumrnn.model.labels import LabelVocab
 from drumrnn.model.model_config import ModelConfig, Vocabulary
 from drumrnn.model.model_file import load_model_file, save_model_file
@@ -166,6 +167,49 @@ def test_labels_feel_inputs_and_feel_heads_equal_pytorch(tmp_path, cell, dense, 
         feel = runtime.feel(state, tokens[:, t + 1])  # (2, C, bins, B)
         np.testing.assert_allclose(feel[0].transpose(2, 0, 1), velocity[:, t], atol=1e-5, rtol=0)
         np.testing.assert_allclose(feel[1].transpose(2, 0, 1), offset[:, t], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_step_codes_equals_step(tmp_path, cell):
+    """Generation's inputs as rows of one table (token, bar-ago tokens, struck drums' feel
+    bins; or the feel inputs by class) give step's logits and feel logits, in a batch and
+    at batch 1 (feel_one)."""
+    cfg = ModelConfig(cell, layers=1, hidden=16, embedding=8, counter_bits=6,
+                      position_embedding=4, lookback=True, labels=5, feel=10, feel_bins=6,
+                      bar_ago=True)
+    _, loaded = random_model(cfg, LABELLED, tmp_path / "m.npz")
+    runtime = NumpyDrumModel(loaded)
+    B, T, C, bins = 3, 20, 9, 6
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(0, 512, (B, T + 1))
+    lookback = rng.integers(0, 4, (B, T))
+    ago = rng.integers(0, 513, (B, T, 2))
+    vel = np.where(rng.random((B, T, C)) < 0.3, rng.integers(0, bins, (B, T, C)), -1)
+    off = np.where(vel >= 0, rng.integers(0, bins, (B, T, C)), -1)
+    schedule = runtime.schedule(np.arange(T), np.arange(T) % 16) \
+        + runtime.label_rows(np.array([1, 2, 3]))
+    states = [runtime.start(B) for _ in range(3)] + [runtime.start(1)]
+    none = runtime.ago_at[0] + 512  # a zero row: pads the rows' codes to one length
+    for t in range(T):
+        feel_in = feel_inputs(vel[:, t], off[:, t], bins)
+        want = runtime.step(states[0], tokens[:, t], lookback=lookback[:, t], extra=schedule[t],
+                            feel_in=feel_in, bar_ago=ago[:, t])
+        by_class = np.stack([vel[:, t], off[:, t]], axis=-1)  # (B, C, 2)
+        feel_codes = np.where(by_class >= 0, runtime.feel_at + np.arange(2 * C).reshape(C, 2)
+                              * bins + by_class, none).reshape(B, -1)
+        codes = np.vstack([4 * tokens[:, t] + lookback[:, t], runtime.ago_at[0] + ago[:, t, 0],
+                           runtime.ago_at[1] + ago[:, t, 1], feel_codes.T])
+        values = feel_in.reshape(B, 2, C).transpose(0, 2, 1).reshape(B, -1)
+        got = [runtime.step_codes(states[1], codes, schedule[t]),
+               runtime.step_codes(states[2], codes[:3], schedule[t], values),
+               runtime.step_codes(states[3], codes[:, :1], schedule[t])]
+        for logits in got:
+            np.testing.assert_allclose(logits, want[:len(logits)], atol=1e-5, rtol=0)
+        feel = runtime.feel(states[0], tokens[:, t + 1])
+        for state in states[1:3]:
+            np.testing.assert_allclose(runtime.feel(state, tokens[:, t + 1]), feel, atol=1e-5)
+        one = runtime.feel_one(states[3], int(tokens[0, t + 1])).reshape(C, 2, bins)
+        np.testing.assert_allclose(one.transpose(1, 0, 2), feel[..., 0], atol=1e-5)
 
 
 def test_a_model_file_without_labels_or_feel_keeps_its_header(tmp_path):

@@ -11,7 +11,10 @@ lookups: every input feature is a token, a position or a few flags, so ``embeddi
 computed once per table row when the model is loaded (token and lookback flags share one
 table of token x flags rows). Label embeddings are tables too (:meth:`label_rows`, summed once
 per label change); the previous step's feel (continuous) takes one small product per step,
-and the feel heads (:meth:`feel`) run only on demand, for the token the caller chose.
+or (:meth:`step_codes`) rows of a table of each feel bin's input, looked up with the token
+and bar-ago rows in one take. The feel layer's hidden units ride along in the head's
+product; the rest of the feel heads (:meth:`feel`) runs only on demand, for the token the
+caller chose.
 
 Activations are stored feature-major, ``(features, batch)``: every gate is then a
 contiguous block of rows, so the per-gate NumPy calls run on contiguous memory (3x faster at
@@ -23,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from drumrnn.model.feel import feel_layout
+from drumrnn.model.feel import centers, feel_layout
 from drumrnn.model.model_config import ModelConfig, Vocabulary
 from drumrnn.model.model_file import ModelFile
 
@@ -147,6 +150,25 @@ class NumpyDrumModel:
                 parts = ([] if layer == 0 else [w_ih]) + [w_hh, (b_ih + b_hh)[:, None]]
             self.fused.append(_matrix(np.hstack(parts)[order] * scale[:, None]))
 
+        # one table for the row lookups of a step (:meth:`step_codes`): the token rows (with
+        # the lookback flags), the bar-ago rows, and each feel input bin's value times its
+        # weights, so that a step's layer-0 input is one take and one sum
+        parts, at = [self.tables.pop("token")], {}
+        for name in ("ago1", "ago2"):
+            if name in self.tables:
+                at[name] = sum(len(p) for p in parts)
+                parts.append(self.tables.pop(name))
+        self.feel_at = sum(len(p) for p in parts)
+        if cfg.feel:  # rows (group, quantity, bin) in order: a struck drum's rows in one run
+            vel, off = centers(cfg.feel_bins)
+            value = np.stack([vel, off][:quantities])  # (quantities, bins)
+            by_class = self.feel_w.reshape(quantities, groups, -1).transpose(1, 0, 2)
+            self.feel_w_by_class = _matrix(by_class.reshape(quantities * groups, -1))
+            parts.append((value[None, :, :, None] * by_class[:, :, None])
+                         .reshape(-1, by_class.shape[-1]))
+        self.inputs = _matrix(np.vstack(parts))
+        self.ago_at = (at["ago1"], at["ago2"]) if cfg.bar_ago else None
+
         if cfg.attention:  # attention works batch-first: (B, H) @ (H, H)
             self.att_q = _matrix(w["attention.query.weight"].T / np.float32(H ** 0.5))
             self.att_k = _matrix(w["attention.key.weight"].T)
@@ -160,6 +182,9 @@ class NumpyDrumModel:
             bias = (w["dense.0.bias"] - w["dense.1.running_mean"]) * gamma + w["dense.1.bias"]
             self.dense = _matrix(np.hstack([weight, bias[:, None]]))
             head_in = cfg.dense
+        # the head: one product over [top, 1] whose rows are the logits (events: drums, then
+        # deltas; steps: then the copy gates), then (feel) the feel layer's hidden units and
+        # a constant 1 (zero weights, bias 1) that serves as feel_out's bias input
         heads = [w["head.weight"]]
         biases = [w["head.bias"]]
         if cfg.bar_copy:  # two gate rows after the token logits (steps only: no delta head)
@@ -169,27 +194,43 @@ class NumpyDrumModel:
             heads.append(w["delta_head.weight"])
             biases.append(w["delta_head.bias"])
         self.n_out = heads[0].shape[0]
+        self.n_logits = self.n_out + (len(heads[-1]) if self.events else 0)  # step's result
+        self.feel_row = sum(len(h) for h in heads)  # the first feel row of the head's output
+        if cfg.feel:
+            heads += [w["feel_hidden.weight"], np.zeros((1, head_in))]
+            biases += [w["feel_hidden.bias"], np.ones(1)]
         self.head = _matrix(np.hstack([np.vstack(heads), np.concatenate(biases)[:, None]]))
         self.head_in = head_in
         self.has_labels, self.has_feel = bool(cfg.labels), bool(cfg.feel)
         self.has_bar_ago, self.has_copy = bool(cfg.bar_ago), bool(cfg.bar_copy)
         if cfg.feel:
             C = vocab.n_classes
-            self.feel_h = _matrix(np.hstack([w["feel_hidden.weight"], w["feel_hidden.bias"][:, None]]))
             if self.events:  # the event's drum, one-hot
                 drums = np.eye(vocab.n_drums, dtype=np.float32)
             else:  # the step's drums, one bit each
                 drums = ((np.arange(vocab.size)[:, None] >> np.arange(C)) & 1).astype(np.float32)
                 if vocab.bar_token >= 0:
                     drums[vocab.bar_token] = 0.0
-            self.feel_drums = _matrix(drums @ w["feel_drums.weight"].T)  # (V, F)
-            self.feel_o = _matrix(np.hstack([w["feel_out.weight"], w["feel_out.bias"][:, None]]))
-            self.feel_shape = (quantities, groups, cfg.feel_bins)
+            # (V, F + 1): the last column leaves the head's constant 1 as it is
+            self.feel_drums = _matrix(np.hstack([drums @ w["feel_drums.weight"].T,
+                                                 np.zeros((len(drums), 1))]))
+            # output rows in (group, quantity, bin) order, as the feel rows of ``inputs``
+            out = np.hstack([w["feel_out.weight"], w["feel_out.bias"][:, None]])
+            bins = cfg.feel_bins
+            self.feel_o = _matrix(out.reshape(quantities, groups, bins, -1)
+                                  .transpose(1, 0, 2, 3).reshape(len(out), -1))
+            self.feel_shape = (quantities, groups, bins)
+            if not self.events:
+                # per token: its struck classes, and the ``inputs`` row (:meth:`step_codes`)
+                # of bin 0 of each one's velocity and offset
+                self.struck = [np.flatnonzero(row) for row in drums]
+                self.feel_codes = [self.feel_at + (c[:, None] * 2 + np.arange(2)) * bins
+                                   for c in self.struck]
 
     # -- state ------------------------------------------------------------------------------
     # feature-major arrays (batch on axis 1), except the batch-first attention memory
     _BATCH_FIRST = ("rows", "more", "keys", "values", "valid", "att_in", "feel_drums")
-    _SCRATCH = ("rows", "more", "gates", "gh", "tmp", "pre", "att_in", "feel_hid", "feel_drums")
+    _SCRATCH = ("rows", "more", "gates", "gh", "tmp", "pre", "att_in", "feel_drums")
 
     def start(self, batch: int, random_state: float = 0.0,
               rng: np.random.Generator | None = None) -> dict:
@@ -208,10 +249,10 @@ class NumpyDrumModel:
                         for layer in range(cfg.layers)],
                  "c": [np.zeros((H, batch), np.float32) for _ in range(cfg.layers)]
                  if cfg.cell == "lstm" else None,
-                 "top": np.ones((self.head_in + 1, batch), np.float32)}
+                 "top": np.ones((self.head_in + 1, batch), np.float32),
+                 "head": np.zeros((len(self.head), batch), np.float32)}  # the last step's
         if cfg.feel:
-            state["feel_hid"] = np.ones((cfg.feel + 1, batch), np.float32)
-            state["feel_drums"] = np.empty((batch, cfg.feel), np.float32)
+            state["feel_drums"] = np.empty((batch, cfg.feel + 1), np.float32)
         for xh in state["xh"]:
             xh[-1] = 1.0
         if random_state:
@@ -228,7 +269,27 @@ class NumpyDrumModel:
             state["valid"] = np.zeros((batch, cfg.attention), bool)
             state["slot"] = 0
             state["att_in"] = np.ones((batch, 2 * H + 1), np.float32)
+        state["views"] = self._views(state)
         return state
+
+    def _views(self, state: dict) -> list[tuple]:
+        """Per layer, the parts of the state arrays that :meth:`_cell` works on: made once
+        per state, as slicing them anew every step cost a third of the cell's time at
+        batch 1."""
+        H, cell, gates = self.config.hidden, self.config.cell, state["gates"]
+        views = []
+        for layer, xh in enumerate(state["xh"]):
+            h = xh[-H - 1:-1]
+            if cell == "gru":
+                gh = state["gh"]
+                views.append((xh, h, gates[:2 * H], gh[:2 * H], gates[:H], gates[H:2 * H],
+                              gates[2 * H:], gh[2 * H:]))
+            elif cell == "lstm":
+                views.append((xh, h, gates[:3 * H], gates[:H], gates[H:2 * H],
+                              gates[2 * H:3 * H], gates[3 * H:], state["c"][layer], state["tmp"]))
+            else:
+                views.append((xh, h))
+        return views
 
     def reset_rows(self, state: dict, rows: np.ndarray) -> None:
         """Zero the state of the batch rows where ``rows`` (bool, (B,)) is true."""
@@ -240,20 +301,22 @@ class NumpyDrumModel:
         if self.config.attention:
             state["valid"][rows] = False
 
-    @classmethod
-    def select(cls, state: dict, rows: np.ndarray) -> dict:
+    def select(self, state: dict, rows: np.ndarray) -> dict:
         """The state of the given batch rows (beam search reorders its beams)."""
         out = {}
         for key, value in state.items():
+            if key == "views":
+                continue
             if isinstance(value, list):
                 out[key] = [v[:, rows] for v in value]
             elif not isinstance(value, np.ndarray):
                 out[key] = value
-            elif key in cls._SCRATCH:
+            elif key in self._SCRATCH:
                 out[key] = np.ones((len(rows),) + value.shape[1:], value.dtype) \
-                    if key in cls._BATCH_FIRST else np.ones((len(value), len(rows)), value.dtype)
+                    if key in self._BATCH_FIRST else np.ones((len(value), len(rows)), value.dtype)
             else:
-                out[key] = value[rows] if key in cls._BATCH_FIRST else value[:, rows]
+                out[key] = value[rows] if key in self._BATCH_FIRST else value[:, rows]
+        out["views"] = self._views(out)
         return out
 
     # -- one step ---------------------------------------------------------------------------
@@ -280,14 +343,25 @@ class NumpyDrumModel:
         """Feel logits of ``tokens`` (B,), the step just predicted by the last :meth:`step`:
         a (2, C, bins, B) view (velocity, offset) x class x bin x batch (events: (1, 1,
         bins, B), the velocity of the event's drum)."""
-        top = state["top"] if (self.config.attention or self.config.dense) else \
-            state["xh"][-1][-self.config.hidden - 1:]
-        hid = state["feel_hid"]
-        inner = hid[:-1]
-        np.dot(self.feel_h, top, out=inner)
-        inner += _take(self.feel_drums, tokens, state["feel_drums"]).T
-        np.maximum(inner, 0, out=inner)
-        return np.dot(self.feel_o, hid).reshape(*self.feel_shape, -1)
+        quantities, groups, bins = self.feel_shape
+        return self.feel_logits(state, tokens).reshape(-1, groups, quantities, bins) \
+            .transpose(2, 1, 3, 0)
+
+    def feel_logits(self, state: dict, tokens: np.ndarray) -> np.ndarray:
+        """The feel logits of :meth:`feel` as computed, batch first: (B, groups * quantities
+        * bins) in (class, quantity, bin) order, a class's logits together."""
+        hid = state["head"][self.feel_row:] + _take(self.feel_drums, tokens, state["feel_drums"]).T
+        np.maximum(hid, 0, out=hid)
+        return np.dot(hid.T, self.feel_o.T)
+
+    def feel_one(self, state: dict, token: int, out: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`feel_logits` of the one sequence of a batch-1 state as a vector (into
+        ``out`` if given): fewer NumPy calls. Once per step: it works in the step's head
+        output."""
+        hid = state["head"][self.feel_row:, 0]
+        np.add(hid, self.feel_drums[token], out=hid)
+        np.maximum(hid, 0, out=hid)
+        return np.dot(self.feel_o, hid, out=out)
 
     def step(self, state: dict, tokens: np.ndarray, index=None, next_position=None,
              lookback: np.ndarray | None = None, deltas: np.ndarray | None = None,
@@ -304,16 +378,16 @@ class NumpyDrumModel:
         (B, 2) the tokens one and two bars before the predicted step (vocabulary size: none).
         Only the features the model uses are needed.
         """
-        cfg, H, t = self.config, self.config.hidden, self.tables
+        cfg, t = self.config, self.tables
         # layer 0's inputs: table rows summed batch-first, then turned feature-major
         rows = state["rows"]
         if cfg.lookback:
             codes = np.asarray(lookback, dtype=np.int64)
             if codes.ndim == 2:
                 codes = codes[:, 0] + 2 * codes[:, 1]
-            _take(t["token"], 4 * np.asarray(tokens) + codes, rows)
+            _take(self.inputs, 4 * np.asarray(tokens) + codes, rows)
         else:
-            _take(t["token"], tokens, rows)
+            _take(self.inputs, tokens, rows)
         if self.events:
             rows += t["delta"][deltas]
         if labels is not None:
@@ -322,10 +396,32 @@ class NumpyDrumModel:
             rows += np.dot(feel_in, self.feel_w)
         if bar_ago is not None:
             more = state["more"]
-            rows += _take(t["ago1"], bar_ago[:, 0], more)
-            rows += _take(t["ago2"], bar_ago[:, 1], more)
+            rows += _take(self.inputs, self.ago_at[0] + bar_ago[:, 0], more)
+            rows += _take(self.inputs, self.ago_at[1] + bar_ago[:, 1], more)
         if extra is None and (cfg.position_embedding or cfg.counter_bits):
             extra = self.schedule(index, next_position)
+        return self._logits(self._advance(state, rows, extra), bar_ago)
+
+    def step_codes(self, state: dict, codes: np.ndarray, extra: np.ndarray | None = None,
+                   feel_in: np.ndarray | None = None,
+                   bar_ago: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`step` with layer 0's inputs given as rows of ``inputs`` to sum, ``codes``
+        (k, B): the token's row (``4 * token + lookback code`` with lookback flags), the
+        bar-ago tokens' rows (``ago_at[i] + token``, vocabulary size: none) and the struck
+        drums' feel rows (``feel_at + ((class * 2 + quantity) * bins + bin)``) in any order
+        and number (or ``feel_in``: (B, 2C) the input values in (class, quantity) order);
+        ``extra``: a :meth:`schedule` row; ``bar_ago``: as in :meth:`step`, for the copy
+        gates."""
+        rows = state["rows"]
+        np.add.reduce(self.inputs.take(codes, 0, None, "clip"), 0, None, rows)
+        if feel_in is not None:
+            rows += np.dot(feel_in, self.feel_w_by_class)
+        return self._logits(self._advance(state, rows, extra), bar_ago)
+
+    def _advance(self, state: dict, rows: np.ndarray, extra: np.ndarray | None) -> np.ndarray:
+        """The recurrent layers and the head from layer 0's input ``rows`` (B, G) (and
+        ``extra``, one row for the batch or (B, G)); the head's output (rows, B)."""
+        cfg, H = self.config, self.config.hidden
         gates = state["gates"]
         gru = cfg.cell == "gru"
         if extra is not None and (extra.ndim == 2 or not gru):
@@ -344,12 +440,10 @@ class NumpyDrumModel:
                 np.dot(self.gru_x[layer], state["xh"][layer - 1], out=gates)
             elif layer:
                 np.dot(self.fused[layer], state["xh"][layer], out=gates)
-            h_out = self._cell(state, layer, gates)
+            h_out = self._cell(state, layer)
             if layer + 1 < cfg.layers and not gru:
                 state["xh"][layer + 1][:H] = h_out
-        if not (cfg.attention or cfg.dense):  # [h, 1] already sits at the end of the buffer
-            logits = np.dot(self.head, state["xh"][-1][-H - 1:])
-        else:
+        if cfg.attention or cfg.dense:
             top = state["xh"][-1][-H - 1:-1]
             if cfg.attention:
                 top = self._attend(state, top)
@@ -359,40 +453,40 @@ class NumpyDrumModel:
                 np.maximum(np.dot(self.dense, pre), 0, out=state["top"][:-1])
             else:
                 state["top"][:-1] = top
-            logits = np.dot(self.head, state["top"])
+            top = state["top"]
+        else:  # [h, 1] already sits at the end of the buffer
+            top = state["xh"][-1][-H - 1:]
+        head = state["head"] = np.dot(self.head, top)
+        return head
+
+    def _logits(self, head: np.ndarray, bar_ago: np.ndarray | None) -> np.ndarray:
+        """The logits (B, V) in a head output; with copy gates (the two rows after the token
+        logits), each gate added to the logit of its bar-ago token ("none", id V, lands on a
+        gate row, dropped)."""
         if self.has_copy and bar_ago is not None:
-            return self._copy(logits, bar_ago)
-        return logits.T
+            V = self.n_out
+            gates = head[V:V + 2].copy()
+            cols = np.arange(head.shape[1])
+            head[bar_ago[:, 0], cols] += gates[0]
+            head[bar_ago[:, 1], cols] += gates[1]
+        return head[:self.n_logits].T
 
-    def _copy(self, logits: np.ndarray, bar_ago: np.ndarray) -> np.ndarray:
-        """Add the copy gates (the last two rows of ``logits``, (V + 2, B)) to the logits
-        of the tokens one and two bars back; "none" (id V) lands on a gate row, dropped."""
-        V = self.n_out
-        gates = logits[V:].copy()
-        cols = np.arange(logits.shape[1])
-        logits[bar_ago[:, 0], cols] += gates[0]
-        logits[bar_ago[:, 1], cols] += gates[1]
-        return logits[:V].T
-
-    def _cell(self, state: dict, layer: int, gates: np.ndarray) -> np.ndarray:
-        """Update layer ``layer``'s h (and c) in place from its pre-activations."""
-        H = self.config.hidden
-        xh = state["xh"][layer]
-        h = xh[-H - 1:-1]
+    def _cell(self, state: dict, layer: int) -> np.ndarray:
+        """Update layer ``layer``'s h (and c) in place from its pre-activations (the state's
+        ``gates``)."""
+        views = state["views"][layer]
         cell = self.config.cell
         if cell == "rnn":
-            np.tanh(gates, out=h)
+            _, h = views
+            np.tanh(state["gates"], out=h)
             return h
         if cell == "gru":
-            gh = state["gh"]
-            np.dot(self.fused[layer], xh, out=gh)  # W_h h + biases
-            rz = gates[:2 * H]
-            rz += gh[:2 * H]
+            xh, h, rz, gh_rz, r, z, n, hn = views
+            np.dot(self.fused[layer], xh, out=state["gh"])  # W_h h + biases
+            rz += gh_rz
             np.tanh(rz, out=rz)
             rz *= 0.5
             rz += 0.5
-            r, z, n = gates[:H], gates[H:2 * H], gates[2 * H:]
-            hn = gh[2 * H:]
             hn *= r
             n += hn
             np.tanh(n, out=n)
@@ -401,12 +495,10 @@ class NumpyDrumModel:
             h *= z
             h += n
             return h
-        np.tanh(gates, out=gates)
-        sig = gates[:3 * H]
+        _, h, sig, i, f, o, g, c, tmp = views
+        np.tanh(state["gates"], out=state["gates"])
         sig *= 0.5
         sig += 0.5
-        i, f, o, g = gates[:H], gates[H:2 * H], gates[2 * H:3 * H], gates[3 * H:]
-        c, tmp = state["c"][layer], state["tmp"]
         c *= f
         np.multiply(i, g, out=tmp)
         c += tmp

@@ -95,13 +95,13 @@ def test_fill_every_switches_the_label_at_the_bar_lines(labelled, monkeypatch):
     gen = DrumGenerator.load(labelled / "run" / "model.npz")
     style = gen.labels.styles[0]
     read = []
-    step = gen.runtime.step
+    step = gen.runtime.step_codes
 
-    def spy(state, tokens, **kw):
-        read.append(kw["extra"].copy())  # the step's position, counter and label rows
-        return step(state, tokens, **kw)
+    def spy(state, codes, extra, *rest):
+        read.append(extra.copy())  # the step's position, counter and label rows
+        return step(state, codes, extra, *rest)
 
-    monkeypatch.setattr(gen.runtime, "step", spy)
+    monkeypatch.setattr(gen.runtime, "step_codes", spy)
     gen.generate(GenerateConfig(bars=8, num=2, seed=1, style=style, fill_every=4, tempo=96))
     fill = gen.runtime.label_rows(gen.labels.ids(style, "fill", 96))
     beat = gen.runtime.label_rows(gen.labels.ids(style, "beat", 96))

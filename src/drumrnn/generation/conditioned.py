@@ -24,7 +24,7 @@ from drumrnn.generation.sampling import (
     gumbel_noise,
     sample,
 )
-from drumrnn.model.feel import feel_inputs, input_table, sample_values
+from drumrnn.model.feel import centers, feel_inputs, sample_values
 from drumrnn.model.labels import LabelVocab
 
 NOISE_BLOCK = 32
@@ -112,123 +112,265 @@ def run_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: i
               bar_tokens: bool, rngs: VariationRngs, random_state: float = 0.0) -> None:
     """Sample ``run``'s tokens and feel in place, step by step; row k draws from stream k
     of ``rngs`` alone, so a row comes out the same in any batch."""
-    tokens = run.tokens
-    B, L = tokens.shape
-    lookback = rt.config.lookback
-    look, backs = run.distances(rt.vocab.steps_per_bar, bar_tokens)
-    # the per-step inputs shared by the batch (position, counters, labels): one row each
-    schedule = rt.schedule(run.index, np.r_[run.position[1:], 0])
-    if run.labels is not None and rt.has_labels:
-        distinct, which = np.unique(run.labels, axis=0, return_inverse=True)
-        rows = rt.label_rows(distinct)[np.ravel(which)]
-        schedule = rows if schedule is None else schedule + rows
-    feel = rt.has_feel
-    feel_in = None
-    if feel:
+    loop = _Loop(rt, run, sampling, bar, bar_tokens, rngs, random_state)
+    if len(run.tokens) == 1:
+        loop.one()
+    else:
+        loop.batch()
+
+
+class _Loop:
+    """The sampling loop of :func:`run_steps`, in two versions: batch 1 (Python scalars and
+    as few NumPy calls per step as it takes: they, not arithmetic, cost the time there) and
+    a batch. Both draw the same numbers from each row's stream.
+
+    Token noise: Gumbel-max with the noise of a block of steps drawn at once. Feel noise:
+    each struck drum takes 2 * bins Gumbel draws (velocity bins, then offset bins), in class
+    order, from a pool of its row filled by the row's own stream, so that a row's feel is
+    the same alone or in any batch and only struck drums cost draws; the pool's size does
+    not depend on the batch (refills interleave with the token noise)."""
+
+    def __init__(self, rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: int,
+                 bar_tokens: bool, rngs: VariationRngs, random_state: float):
+        self.rt, self.run, self.sampling, self.bar = rt, run, sampling, bar
+        self.bar_tokens, self.rngs = bar_tokens, rngs
+        B, L = run.tokens.shape
+        self.look, self.backs = run.distances(rt.vocab.steps_per_bar, bar_tokens)
+        # the per-step inputs shared by the batch (position, counters, labels): one row each
+        schedule = rt.schedule(run.index, np.r_[run.position[1:], 0])
+        if run.labels is not None and rt.has_labels:
+            # the labels change at a few bar lines: one row per run of equal labels
+            labels = np.asarray(run.labels)
+            starts = np.r_[True, (labels[1:] != labels[:-1]).any(axis=1)]
+            rows = rt.label_rows(labels[starts])[np.cumsum(starts) - 1]
+            schedule = rows if schedule is None else schedule + rows
+        self.schedule = [None] * L if schedule is None else list(schedule)
+        self.fast = not (sampling.greedy or sampling.top_k or sampling.top_p < 1)
+        self.block = min(NOISE_BLOCK, L)
+        # batch first: a row's block is one draw, and a step's (B, V) scores take the
+        # argmax along contiguous rows (along the feature-major logits it costs a copy)
+        self.noise = np.empty((B, self.block, rt.n_out) if self.fast else 0, np.float32)
+        self.state = rt.start(B, random_state, rngs)
+        self.feel = rt.has_feel
         C, bins = rt.vocab.n_classes, rt.config.feel_bins
-        values = input_table(C, bins)
-        # flat index of (quantity, class, bin 0) in ``values``
-        base = ((np.arange(2)[:, None] * C + np.arange(C)[None, :]) * bins)[..., None]
-        drums = drum_table(rt, bar)
-        struck_f = drums.astype(np.float32)  # multiplying by a bool mask costs a cast
-        silent_token = (~drums.any(axis=1)).tolist()
-        picks = np.zeros((L, 2, C, B), dtype=np.int8)  # bins < 128: 10,000 bars x 16 fit
-        # Gumbel noise: each struck drum takes 2 * bins draws, in class order, from a pool of
-        # its row filled by the row's own stream, so that a row's feel is the same alone or
-        # in any batch (and only struck drums cost draws)
-        # (the pool's size must not depend on B: refills interleave with the token noise)
-        per_row = max(FEEL_NOISE, 2 * C * bins)
-        pool = np.empty((B, per_row), np.float32)
-        used_row = np.full(B, per_row)
-        span = np.arange(2 * bins)
-        silent = np.zeros((B, 2 * C), np.float32)
-        flat = np.empty((2, C, B), np.int64)
-        feel_in = feel_inputs(run.velocity_bins[:, 0], run.offset_bins[:, 0], bins)
-    fast = not (sampling.greedy or sampling.top_k or sampling.top_p < 1)
-    block = min(NOISE_BLOCK, L)
-    noise = np.empty((block, rt.n_out, B) if fast else 0, np.float32)
-    state = rt.start(B, random_state, rngs)
-    code = None
-    index, is_bar = run.index.tolist(), run.is_bar.tolist()
-    sample_tokens = not run.force_tokens
-    ago = np.full((B, 2), rt.vocab.size, np.int64) if rt.has_bar_ago else None
-    for s in range(L - 1):
-        back = backs[s + 1]
-        if ago is not None and index[s] + 1 >= back:  # the tokens a bar or two before s + 1
-            ago[:, 0] = tokens[:, s + 1 - back]
-            if index[s] + 1 >= 2 * back:
-                ago[:, 1] = tokens[:, s + 1 - 2 * back]
-        if lookback:
-            now = tokens[:, s]
-            r, distance = index[s], look[s]
-            code = (now == tokens[:, s - distance]) if r >= distance else np.zeros(B, bool)
-            if r >= 2 * distance:
-                code = code + 2 * (now == tokens[:, s - 2 * distance])
-        logits = rt.step(state, tokens[:, s], extra=None if schedule is None else schedule[s],
-                         lookback=code, feel_in=feel_in, bar_ago=ago)
-        t = s + 1
-        if sample_tokens and t >= run.n_fixed:
-            if fast and (t == run.n_fixed or t % block == 0):
-                rngs.gumbel_last(noise)
-                if sampling.temperature != 1:
-                    noise *= np.float32(sampling.temperature)
-            if is_bar[t]:
-                tokens[:, t] = bar
-            else:
-                if bar_tokens:
-                    logits[:, bar] = -np.inf
-                if fast:
-                    scores = logits.T
-                    scores += noise[t % block]
-                    tokens[:, t] = scores.argmax(axis=0)
+        self.drums = drum_table(rt, bar)  # (V, C)
+        # the feel pool: a row's refill of ``per_row`` draws seen as units of 2 * bins (one
+        # struck drum's), and C spare units so that a batch can read C units from any start
+        self.per_row = max(FEEL_NOISE, 2 * C * bins)
+        self.units = self.per_row // (2 * bins)  # whole units in a refill
+        self.width = -(-self.per_row // (2 * bins)) + C
+        self.pool = np.zeros((B, self.width, 2, bins), np.float32)
+
+    def token_noise(self, t: int) -> None:
+        """Draw the token noise of the block that starts at step ``t``."""
+        self.rngs.gumbel(self.noise)
+        if self.sampling.temperature != 1:
+            self.noise *= np.float32(self.sampling.temperature)
+
+    def refill(self, row: int) -> None:
+        """Fill row ``row``'s feel pool from its stream."""
+        gumbel_noise(self.rngs[row], out=self.pool[row].reshape(-1)[:self.per_row])
+
+    def one(self) -> None:
+        """Batch 1: layer 0's inputs as row codes of ``rt.inputs`` (token, bar-ago tokens,
+        the struck drums' feel bins: one take and one sum per step)."""
+        rt, run, bar, state = self.rt, self.run, self.bar, self.state
+        L = run.tokens.shape[1]
+        C, bins, V = rt.vocab.n_classes, rt.config.feel_bins, rt.vocab.size
+        tokens = run.tokens[0].tolist()
+        index, is_bar, look, backs = run.index.tolist(), run.is_bar.tolist(), self.look, self.backs
+        lookback, ago, feel = rt.config.lookback, rt.ago_at, self.feel
+        head = 3 if ago else 1  # codes before the feel codes
+        codes = np.zeros(head + 2 * C, np.int64)
+        column, feel_codes = codes[:, None], codes[head:].reshape(C, 2)
+        n_feel = 0
+        a1 = a2 = V  # the tokens one and two bars before the predicted step (V: none)
+        sample_tokens, n_fixed, n_fixed_feel = not run.force_tokens, run.n_fixed, run.n_fixed_feel
+        fast, block, noise = self.fast, self.block, self.noise[0] if self.fast else None
+        schedule, units, mask_bar = self.schedule, self.units, self.bar_tokens
+        step, feel_one = rt.step_codes, rt.feel_one  # bound once: Python calls add up here
+        if feel:
+            drums, struck, base = self.drums, rt.struck, rt.feel_codes
+            n_struck = [len(c) for c in struck]
+            logits_buf = np.empty((C, 2, bins), np.float32)
+            logits_flat = logits_buf.reshape(-1)
+            pool, used = self.pool[0], units  # all used: the first struck drum refills
+            picked = []  # (k, 2) bins of each step's struck drums, in step and class order
+            n_feel = self._given_codes(0, feel_codes)
+        for s in range(L - 1):
+            token = tokens[s]
+            if lookback:
+                r, distance = index[s], look[s]
+                code = 0
+                if r >= distance:
+                    code = int(token == tokens[s - distance])
+                    if r >= 2 * distance:
+                        code += 2 * (token == tokens[s - 2 * distance])
+                token = 4 * token + code
+            codes[0] = token
+            if ago:
+                back = backs[s + 1]
+                if index[s] + 1 >= back:
+                    a1 = tokens[s + 1 - back]
+                    if index[s] + 1 >= 2 * back:
+                        a2 = tokens[s + 1 - 2 * back]
+                codes[1] = ago[0] + a1
+                codes[2] = ago[1] + a2
+            logits = step(state, column[:head + n_feel], schedule[s])
+            t = s + 1
+            if sample_tokens and t >= n_fixed:
+                if fast and (t == n_fixed or t % block == 0):
+                    self.token_noise(t)
+                if is_bar[t]:
+                    token = bar
                 else:
-                    tokens[:, t] = sample(logits, sampling, rngs)
-        if not feel:
-            continue
-        if t < run.n_fixed_feel:
-            feel_in = feel_inputs(run.velocity_bins[:, t], run.offset_bins[:, t], bins)
-            continue
-        now = tokens[:, t]
-        if B == 1 and silent_token[now[0]]:
-            feel_in = silent
-            continue
-        mask = struck_f[now]
-        at = np.flatnonzero(mask.T)  # class * B + row of each struck drum
-        if not len(at):
-            feel_in = silent
-            continue
-        picked = picks[t]
-        # (C * B, 2, bins): one copy, then a plain take of the struck drums' rows
-        by_drum = rt.feel(state, now).transpose(1, 3, 0, 2).reshape(C * B, 2, bins)
-        scores = np.take(by_drum, at, axis=0)
-        need = len(at) * 2 * bins
-        if B == 1:  # the row's draws are one slice of its pool
-            if used_row[0] + need > per_row:
-                gumbel_noise(rngs[0], out=pool[0])
-                used_row[0] = 0
-            scores += pool[0, used_row[0]:used_row[0] + need].reshape(scores.shape)
-            used_row[0] += need
-        else:
-            # struck drums before each one in its row (class order), and per row
-            before = np.cumsum(mask.T, axis=0, dtype=np.int64)  # (C, B)
-            count = before[-1] * (2 * bins)
-            for row in np.flatnonzero(used_row + count > per_row):
-                gumbel_noise(rngs[row], out=pool[row])
-                used_row[row] = 0
-            rows = at % B
-            first = rows * per_row + used_row[rows] + (before.ravel()[at] - 1) * (2 * bins)
-            used_row += count
-            scores += np.take(pool, first[:, None] + span).reshape(scores.shape)
-        picked.reshape(2, C * B)[:, at] = scores.argmax(axis=2).T
-        np.add(base, picked, out=flat)
-        fi = values[flat]
-        fi *= mask.T
-        feel_in = fi.reshape(2 * C, B).T
-    if feel:  # the sampled bins of the struck drums; -1 elsewhere
-        done = slice(run.n_fixed_feel, L)
-        struck = drums[tokens[:, done]]  # (B, L', C)
-        run.velocity_bins[:, done] = np.where(struck, picks[done, 0].transpose(2, 0, 1), -1)
-        run.offset_bins[:, done] = np.where(struck, picks[done, 1].transpose(2, 0, 1), -1)
+                    if mask_bar:
+                        logits[:, bar] = -np.inf
+                    if fast:
+                        scores = logits[0]
+                        scores += noise[t % block]
+                        token = int(scores.argmax())
+                    else:
+                        token = int(sample(logits, self.sampling, self.rngs)[0])
+                tokens[t] = token
+            else:
+                token = tokens[t]
+            if not feel:
+                continue
+            if t < n_fixed_feel:
+                n_feel = self._given_codes(t, feel_codes)
+                continue
+            k = n_struck[token]
+            n_feel = 2 * k
+            if not k:
+                continue
+            feel_one(state, token, logits_flat)
+            scores = logits_buf.take(struck[token], 0)
+            if used + k > units:
+                self.refill(0)
+                used = 0
+            scores += pool[used:used + k]
+            used += k
+            bins_k = scores.argmax(2)
+            picked.append(bins_k)
+            np.add(bins_k, base[token], out=feel_codes[:k])
+        run.tokens[0] = tokens
+        if feel:
+            done = slice(n_fixed_feel, L)
+            struck_at = drums[run.tokens[0, done]]  # (L', C), in the order of ``picked``
+            chosen = np.concatenate(picked) if picked else np.zeros((0, 2), np.int64)
+            for q, out in enumerate((run.velocity_bins, run.offset_bins)):
+                value = np.full(struck_at.shape, -1, np.int8)
+                value[struck_at] = chosen[:, q]
+                out[0, done] = value
+
+    def _given_codes(self, t: int, out: np.ndarray) -> int:
+        """Write the feel codes of slot ``t``'s given bins (row 0) into ``out`` (C, 2); how
+        many there are."""
+        rt, bins = self.rt, self.rt.config.feel_bins
+        given = np.stack([self.run.velocity_bins[0, t], self.run.offset_bins[0, t]], axis=-1)
+        at = given >= 0
+        C = len(given)
+        codes = rt.feel_at + (np.arange(C)[:, None] * 2 + np.arange(2)) * bins + given
+        n = int(at.sum())
+        out.reshape(-1)[:n] = codes[at]
+        return n
+
+    def _given_inputs(self, t: int) -> np.ndarray:
+        """The feel inputs of slot ``t``'s given bins, (B, 2C) in (class, quantity) order."""
+        run = self.run
+        inputs = feel_inputs(run.velocity_bins[:, t], run.offset_bins[:, t], self.rt.config.feel_bins)
+        return inputs.reshape(len(inputs), 2, -1).transpose(0, 2, 1).reshape(len(inputs), -1)
+
+    def batch(self) -> None:
+        """Several rows: vector bookkeeping; the feel input as a product."""
+        rt, run, bar, state, rngs = self.rt, self.run, self.bar, self.state, self.rngs
+        tokens = run.tokens
+        B, L = tokens.shape
+        C, bins, V = rt.vocab.n_classes, rt.config.feel_bins, rt.vocab.size
+        index, is_bar, look, backs = run.index.tolist(), run.is_bar.tolist(), self.look, self.backs
+        lookback, ago, feel = rt.config.lookback, rt.ago_at, self.feel
+        codes = np.empty((3 if ago else 1, B), np.int64)
+        if ago:
+            codes[1:] = np.array(ago)[:, None] + V
+        sample_tokens, n_fixed, n_fixed_feel = not run.force_tokens, run.n_fixed, run.n_fixed_feel
+        fast, block, noise = self.fast, self.block, self.noise
+        token_scores = np.empty((B, rt.n_out), np.float32)
+        schedule, mask_bar, step = self.schedule, self.bar_tokens, rt.step_codes
+        feel_in = None
+        if feel:
+            drums = self.drums
+            n_struck = drums.sum(axis=1)
+            # rank of each struck drum among its step's struck drums: its unit of the pool
+            rank = np.cumsum(drums, axis=1) - 1
+            pool = self.pool.reshape(-1, 2, bins)
+            # each row's next unit of the pool (all used: the first struck drum refills),
+            # and its end
+            end = np.arange(B) * self.width + self.units
+            cursor = end.copy()
+            # the input value of each (class, quantity, bin), then a bin's worth of zeros;
+            # per token, where each drum's (quantity, bin 0) lies there (silent: the zeros)
+            vel, off = centers(bins)
+            values = np.r_[np.tile(np.stack([vel, off])[None], (C, 1, 1)).reshape(-1),
+                           np.zeros(bins, np.float32)]
+            base = np.where(drums[:, :, None], np.arange(2 * C).reshape(C, 2) * bins, 2 * C * bins)
+            picks = np.zeros((L, B, C, 2), dtype=np.int8)  # bins < 128
+            feel_in = self._given_inputs(0)
+        for s in range(L - 1):
+            now = tokens[:, s]
+            if lookback:
+                r, distance = index[s], look[s]
+                code = (now == tokens[:, s - distance]) if r >= distance else False
+                if r >= 2 * distance:
+                    code = code + 2 * (now == tokens[:, s - 2 * distance])
+                np.add(4 * now, code, out=codes[0])
+            else:
+                codes[0] = now
+            if ago:
+                back = backs[s + 1]
+                if index[s] + 1 >= back:
+                    np.add(tokens[:, s + 1 - back], ago[0], out=codes[1])
+                    if index[s] + 1 >= 2 * back:
+                        np.add(tokens[:, s + 1 - 2 * back], ago[1], out=codes[2])
+            logits = step(state, codes, schedule[s], feel_in)
+            t = s + 1
+            if sample_tokens and t >= n_fixed:
+                if fast and (t == n_fixed or t % block == 0):
+                    self.token_noise(t)
+                if is_bar[t]:
+                    tokens[:, t] = bar
+                else:
+                    if mask_bar:
+                        logits[:, bar] = -np.inf
+                    if fast:
+                        np.add(logits, noise[:, t % block], out=token_scores)
+                        tokens[:, t] = token_scores.argmax(axis=1)
+                    else:
+                        tokens[:, t] = sample(logits, self.sampling, rngs)
+            if not feel:
+                continue
+            if t < n_fixed_feel:
+                feel_in = self._given_inputs(t)
+                continue
+            now = tokens[:, t]
+            k = n_struck.take(now)
+            for row in np.flatnonzero(cursor + k > end):
+                self.refill(row)
+                cursor[row] = end[row] - self.units
+            # each row's noise: its struck drums' units in class order (others: unused)
+            scores = pool.take(cursor[:, None] + rank.take(now, 0), 0)
+            cursor += k
+            flat = scores.reshape(B, -1)
+            flat += rt.feel_logits(state, now)
+            picked = scores.reshape(-1, bins).argmax(1).reshape(B, C, 2)
+            picks[t] = picked
+            picked += base.take(now, 0)
+            feel_in = values.take(picked).reshape(B, 2 * C)
+        if feel:  # the sampled bins of the struck drums; -1 elsewhere
+            done = slice(n_fixed_feel, L)
+            struck = drums[tokens[:, done]]  # (B, L', C)
+            run.velocity_bins[:, done] = np.where(struck, picks[done, ..., 0].transpose(1, 0, 2), -1)
+            run.offset_bins[:, done] = np.where(struck, picks[done, ..., 1].transpose(1, 0, 2), -1)
 
 
 def beam_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: int,

@@ -35,13 +35,6 @@ def centers(bins: int) -> tuple[np.ndarray, np.ndarray]:
     return mid.astype(np.float32), (2 * mid - 1).astype(np.float32)
 
 
-def input_table(n_classes: int, bins: int) -> np.ndarray:
-    """(2 * n_classes * bins,) input values: entry ``q * C * bins + c * bins + b`` is the
-    input of quantity q (0 velocity, 1 offset) of class c in bin b."""
-    vel, off = centers(bins)
-    return np.concatenate([np.tile(vel, n_classes), np.tile(off, n_classes)])
-
-
 def feel_inputs(vel_bins: np.ndarray, off_bins: np.ndarray | None, bins: int) -> np.ndarray:
     """Inputs (..., 2C) float32 from per-class bins (..., C), -1 = not struck (events:
     ``off_bins`` None, (..., C) velocity inputs only)."""

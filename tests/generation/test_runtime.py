@@ -169,14 +169,14 @@ def test_labels_feel_inputs_and_feel_heads_equal_pytorch(tmp_path, cell, dense, 
         np.testing.assert_allclose(feel[1].transpose(2, 0, 1), offset[:, t], atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("cell", ["gru", "lstm"])
-def test_step_codes_equals_step(tmp_path, cell):
+@pytest.mark.parametrize("cell,copy", [("gru", False), ("lstm", True)])
+def test_step_codes_equals_step(tmp_path, cell, copy):
     """Generation's inputs as rows of one table (token, bar-ago tokens, struck drums' feel
     bins; or the feel inputs by class) give step's logits and feel logits, in a batch and
     at batch 1 (feel_one)."""
     cfg = ModelConfig(cell, layers=1, hidden=16, embedding=8, counter_bits=6,
                       position_embedding=4, lookback=True, labels=5, feel=10, feel_bins=6,
-                      bar_ago=True)
+                      bar_ago=True, bar_copy=copy)
     _, loaded = random_model(cfg, LABELLED, tmp_path / "m.npz")
     runtime = NumpyDrumModel(loaded)
     B, T, C, bins = 3, 20, 9, 6
@@ -200,9 +200,9 @@ def test_step_codes_equals_step(tmp_path, cell):
         codes = np.vstack([4 * tokens[:, t] + lookback[:, t], runtime.ago_at[0] + ago[:, t, 0],
                            runtime.ago_at[1] + ago[:, t, 1], feel_codes.T])
         values = feel_in.reshape(B, 2, C).transpose(0, 2, 1).reshape(B, -1)
-        got = [runtime.step_codes(states[1], codes, schedule[t]),
-               runtime.step_codes(states[2], codes[:3], schedule[t], values),
-               runtime.step_codes(states[3], codes[:, :1], schedule[t])]
+        got = [runtime.step_codes(states[1], codes, schedule[t], bar_ago=ago[:, t]),
+               runtime.step_codes(states[2], codes[:3], schedule[t], values, ago[:, t]),
+               runtime.step_codes(states[3], codes[:, :1], schedule[t], bar_ago=ago[:1, t])]
         for logits in got:
             np.testing.assert_allclose(logits, want[:len(logits)], atol=1e-5, rtol=0)
         feel = runtime.feel(states[0], tokens[:, t + 1])

@@ -185,6 +185,7 @@ class _Loop:
         column, feel_codes = codes[:, None], codes[head:].reshape(C, 2)
         n_feel = 0
         a1 = a2 = V  # the tokens one and two bars before the predicted step (V: none)
+        pair = np.full((1, 2), V) if rt.has_copy else None  # the same, for the copy gates
         sample_tokens, n_fixed, n_fixed_feel = not run.force_tokens, run.n_fixed, run.n_fixed_feel
         fast, block, noise = self.fast, self.block, self.noise[0] if self.fast else None
         schedule, units, mask_bar = self.schedule, self.units, self.bar_tokens
@@ -216,7 +217,9 @@ class _Loop:
                         a2 = tokens[s + 1 - 2 * back]
                 codes[1] = ago[0] + a1
                 codes[2] = ago[1] + a2
-            logits = step(state, column[:head + n_feel], schedule[s])
+                if pair is not None:
+                    pair[0] = a1, a2
+            logits = step(state, column[:head + n_feel], schedule[s], None, pair)
             t = s + 1
             if sample_tokens and t >= n_fixed:
                 if fast and (t == n_fixed or t % block == 0):
@@ -292,7 +295,9 @@ class _Loop:
         lookback, ago, feel = rt.config.lookback, rt.ago_at, self.feel
         codes = np.empty((3 if ago else 1, B), np.int64)
         if ago:
-            codes[1:] = np.array(ago)[:, None] + V
+            ago_base = np.array(ago)[:, None]
+            codes[1:] = ago_base + V
+        copy = rt.has_copy
         sample_tokens, n_fixed, n_fixed_feel = not run.force_tokens, run.n_fixed, run.n_fixed_feel
         fast, block, noise = self.fast, self.block, self.noise
         token_scores = np.empty((B, rt.n_out), np.float32)
@@ -332,7 +337,8 @@ class _Loop:
                     np.add(tokens[:, s + 1 - back], ago[0], out=codes[1])
                     if index[s] + 1 >= 2 * back:
                         np.add(tokens[:, s + 1 - 2 * back], ago[1], out=codes[2])
-            logits = step(state, codes, schedule[s], feel_in)
+            logits = step(state, codes, schedule[s], feel_in,
+                          (codes[1:] - ago_base).T if copy else None)
             t = s + 1
             if sample_tokens and t >= n_fixed:
                 if fast and (t == n_fixed or t % block == 0):

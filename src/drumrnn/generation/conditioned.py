@@ -191,8 +191,7 @@ class _Loop:
         schedule, units, mask_bar = self.schedule, self.units, self.bar_tokens
         step, feel_one = rt.step_codes, rt.feel_one  # bound once: Python calls add up here
         if feel:
-            drums, struck, base = self.drums, rt.struck, rt.feel_codes
-            n_struck = [len(c) for c in struck]
+            drums, struck, n_struck, base = self.drums, rt.struck, rt.n_struck, rt.feel_codes
             logits_buf = np.empty((C, 2, bins), np.float32)
             logits_flat = logits_buf.reshape(-1)
             pool, used = self.pool[0], units  # all used: the first struck drum refills

@@ -221,11 +221,14 @@ class NumpyDrumModel:
                                   .transpose(1, 0, 2, 3).reshape(len(out), -1))
             self.feel_shape = (quantities, groups, bins)
             if not self.events:
-                # per token: its struck classes, and the ``inputs`` row (:meth:`step_codes`)
-                # of bin 0 of each one's velocity and offset
-                self.struck = [np.flatnonzero(row) for row in drums]
-                self.feel_codes = [self.feel_at + (c[:, None] * 2 + np.arange(2)) * bins
-                                   for c in self.struck]
+                # per token: its struck classes (and how many), and the ``inputs`` row
+                # (:meth:`step_codes`) of bin 0 of each one's velocity and offset
+                _, classes = np.nonzero(drums)  # token by token, classes in order
+                self.n_struck = drums.sum(axis=1).astype(int).tolist()
+                ends = np.cumsum(self.n_struck)[:-1]
+                self.struck = np.split(classes, ends)
+                self.feel_codes = np.split(
+                    self.feel_at + (classes[:, None] * 2 + np.arange(2)) * bins, ends)
 
     # -- state ------------------------------------------------------------------------------
     # feature-major arrays (batch on axis 1), except the batch-first attention memory

@@ -64,7 +64,8 @@ def time_torch(generator: DrumGenerator, num: int, repeats: int) -> list[float]:
     cfg = generator.runtime.config
     # conditioned models: unknown labels, no feel read (the feel heads are not timed here)
     labels = torch.zeros(num, 1, 3, dtype=torch.long) if cfg.labels else None
-    feel = torch.zeros(num, 1, 2 * generator.kit.n_classes) if cfg.feel else None
+    feel = (torch.zeros(num, 1, 2 * generator.kit.n_classes + 2 * cfg.feel_context)
+            if cfg.feel else None)
     times = []
     for seed in range(repeats + 1):
         rng = torch.Generator().manual_seed(seed)

@@ -18,8 +18,8 @@ import argparse
 import dataclasses
 import json
 import sys
-from collections import Counter
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import numpy as np

@@ -131,11 +131,12 @@ LABELLED = Vocabulary("steps", size=512, steps_per_bar=16, label_sizes=(5, 3, 9)
 @pytest.mark.parametrize("copy", [False, True])
 def test_labels_feel_inputs_and_feel_heads_equal_pytorch(tmp_path, cell, dense, copy):
     """Per-step labels (switching mid-sequence, as --fill-every does), the previous step's
-    feel as input, the tokens a bar and two bars back (and the copy gates onto them, both
-    onto one token in row 0), and the feel heads teacher-forced on the next token."""
+    feel as input (and, with the copy gates, the running feel), the tokens a bar and two
+    bars back (and the copy gates onto them, both onto one token in row 0), and the feel
+    heads teacher-forced on the next token."""
     cfg = ModelConfig(cell, layers=2, hidden=16, embedding=8, counter_bits=6,
                       position_embedding=4, lookback=True, dense=dense, labels=5, feel=10,
-                      feel_bins=6, bar_ago=True, bar_copy=copy)
+                      feel_bins=6, feel_context=copy, bar_ago=True, bar_copy=copy)
     model, loaded = random_model(cfg, LABELLED, tmp_path / "m.npz")
     B, T, C = 3, 30, 9
     rng = np.random.default_rng(0)
@@ -144,7 +145,7 @@ def test_labels_feel_inputs_and_feel_heads_equal_pytorch(tmp_path, cell, dense, 
     position = rng.integers(0, 16, (B, T))
     lookback = rng.integers(0, 2, (B, T, 2))
     labels = np.stack([rng.integers(0, n, (B, T)) for n in (5, 3, 9)], axis=-1)
-    feel_in = rng.uniform(-1, 1, (B, T, 2 * C)).astype(np.float32)
+    feel_in = rng.uniform(-1, 1, (B, T, 2 * C + 2 * copy)).astype(np.float32)
     bins = rng.integers(-1, 6, (B, T, C))
     ago = rng.integers(0, 513, (B, T, 2))  # 512: no token (before the track)
     ago[0, :, 1] = ago[0, :, 0]
@@ -173,10 +174,10 @@ def test_labels_feel_inputs_and_feel_heads_equal_pytorch(tmp_path, cell, dense, 
 def test_step_codes_equals_step(tmp_path, cell, copy):
     """Generation's inputs as rows of one table (token, bar-ago tokens, struck drums' feel
     bins; or the feel inputs by class) give step's logits and feel logits, in a batch and
-    at batch 1 (feel_one)."""
+    at batch 1 (feel_one); with the copy gates, the running feel beside them."""
     cfg = ModelConfig(cell, layers=1, hidden=16, embedding=8, counter_bits=6,
                       position_embedding=4, lookback=True, labels=5, feel=10, feel_bins=6,
-                      bar_ago=True, bar_copy=copy)
+                      feel_context=copy, bar_ago=True, bar_copy=copy)
     _, loaded = random_model(cfg, LABELLED, tmp_path / "m.npz")
     runtime = NumpyDrumModel(loaded)
     B, T, C, bins = 3, 20, 9, 6
@@ -190,19 +191,23 @@ def test_step_codes_equals_step(tmp_path, cell, copy):
         + runtime.label_rows(np.array([1, 2, 3]))
     states = [runtime.start(B) for _ in range(3)] + [runtime.start(1)]
     none = runtime.ago_at[0] + 512  # a zero row: pads the rows' codes to one length
+    context = rng.uniform(-1, 1, (T, B, 2)).astype(np.float32) if copy else [None] * T
     for t in range(T):
         feel_in = feel_inputs(vel[:, t], off[:, t], bins)
         want = runtime.step(states[0], tokens[:, t], lookback=lookback[:, t], extra=schedule[t],
-                            feel_in=feel_in, bar_ago=ago[:, t])
+                            feel_in=feel_in if not copy else np.hstack([feel_in, context[t]]),
+                            bar_ago=ago[:, t])
         by_class = np.stack([vel[:, t], off[:, t]], axis=-1)  # (B, C, 2)
         feel_codes = np.where(by_class >= 0, runtime.feel_at + np.arange(2 * C).reshape(C, 2)
                               * bins + by_class, none).reshape(B, -1)
         codes = np.vstack([4 * tokens[:, t] + lookback[:, t], runtime.ago_at[0] + ago[:, t, 0],
                            runtime.ago_at[1] + ago[:, t, 1], feel_codes.T])
         values = feel_in.reshape(B, 2, C).transpose(0, 2, 1).reshape(B, -1)
-        got = [runtime.step_codes(states[1], codes, schedule[t], bar_ago=ago[:, t]),
-               runtime.step_codes(states[2], codes[:3], schedule[t], values, ago[:, t]),
-               runtime.step_codes(states[3], codes[:, :1], schedule[t], bar_ago=ago[:1, t])]
+        ctx = context[t]
+        got = [runtime.step_codes(states[1], codes, schedule[t], bar_ago=ago[:, t], context=ctx),
+               runtime.step_codes(states[2], codes[:3], schedule[t], values, ago[:, t], ctx),
+               runtime.step_codes(states[3], codes[:, :1], schedule[t], bar_ago=ago[:1, t],
+                                  context=None if ctx is None else ctx[:1])]
         for logits in got:
             np.testing.assert_allclose(logits, want[:len(logits)], atol=1e-5, rtol=0)
         feel = runtime.feel(states[0], tokens[:, t + 1])

@@ -116,3 +116,53 @@ def test_a_window_from_a_zero_state_sees_no_bar_ago_or_lookback_before_it():
     flags = out["lookback"]
     assert flags[0, :, 0].tolist() == [0] * 4 + [1] * 6 and flags[0, :, 1].tolist() == [0] * 8 + [1] * 2
     assert flags[1].tolist() == lookback[6:16].tolist()
+
+
+def test_running_feel_is_a_decaying_mean_of_the_struck_steps_restarting_with_a_piece():
+    from drumrnn.model.feel import CONTEXT_RATE, running_feel
+
+    means = np.array([[0.8, 0.5], [0.0, 0.0], [0.4, -0.5], [0.6, 0.1]])
+    struck = np.array([True, False, True, True])
+    out = running_feel(means, struck, np.array([False, False, False, True]))
+    keep = 1 - CONTEXT_RATE
+    assert np.allclose(out[0], [0.8, 0.5]) and np.allclose(out[1], out[0])  # silence keeps it
+    assert np.allclose(out[2], (keep * means[0] + means[2]) / (keep + 1))  # recent weigh more
+    assert np.allclose(out[3], means[3])  # a new piece forgets the last one
+    assert not running_feel(means, np.zeros(4, bool)).any()  # nothing struck: 0
+
+
+def test_a_window_from_a_zero_state_has_its_own_running_feel():
+    from drumrnn.model.feel import running_feel, step_feel
+
+    rng = np.random.default_rng(0)
+    n, C, bins = 60, 9, 16
+    vel = np.where(rng.random((n, C)) < 0.3, rng.integers(0, bins, (n, C)), -1)
+    off = np.where(vel >= 0, rng.integers(0, bins, (n, C)), -1)
+    base = feel_inputs(vel, off, bins)
+    context = running_feel(*step_feel(base, C))
+    tracks = TrackArrays(np.zeros(n, np.int64), np.array([0, n]), np.arange(n),
+                         velocity_bins=vel, offset_bins=off,
+                         feel_in=np.hstack([base, context]), feel_context=True)
+    out = gather(tracks, np.array([[0, 20, 1], [0, 20, 0], [0, 0, 1]]), 16)["feel_inputs"]
+    assert np.array_equal(out[:, :, :2 * C], base[np.r_[[range(20, 36)] * 2, [range(16)]]])
+    # fresh: as if the track began at step 20; carried and at the start: the track's own
+    np.testing.assert_allclose(out[0, :, 2 * C:], running_feel(*step_feel(base[20:36], C)))
+    np.testing.assert_allclose(out[1, :, 2 * C:], context[20:36])
+    np.testing.assert_allclose(out[2, :, 2 * C:], context[:16])
+
+
+def test_generation_keeps_the_running_feel_as_training_computes_it():
+    from drumrnn.model.feel import RunningFeel, running_feel, step_feel
+
+    rng = np.random.default_rng(1)
+    B, T, C, bins = 3, 40, 9, 16
+    vel = np.where(rng.random((B, T, C)) < 0.2, rng.integers(0, bins, (B, T, C)), -1)
+    off = np.where(vel >= 0, rng.integers(0, bins, (B, T, C)), -1)
+    means, struck = step_feel(feel_inputs(vel, off, bins), C)
+    running, got = RunningFeel(B), []
+    for t in range(T):
+        running.add(means[:, t], struck[:, t])
+        got.append(running.value.copy())
+    want = np.stack([running_feel(means[b], struck[b]) for b in range(B)], 1)
+    np.testing.assert_allclose(np.stack(got), want, atol=1e-6)
+    np.testing.assert_allclose(running.select(np.array([2, 0])).value, want[-1, [2, 0]], atol=1e-6)

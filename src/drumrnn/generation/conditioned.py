@@ -24,7 +24,7 @@ from drumrnn.generation.sampling import (
     gumbel_noise,
     sample,
 )
-from drumrnn.model.feel import centers, feel_inputs, sample_values
+from drumrnn.model.feel import RunningFeel, centers, feel_inputs, sample_values, step_feel
 from drumrnn.model.labels import LabelVocab
 
 NOISE_BLOCK = 32
@@ -197,6 +197,10 @@ class _Loop:
             pool, used = self.pool[0], units  # all used: the first struck drum refills
             picked = []  # (k, 2) bins of each step's struck drums, in step and class order
             n_feel = self._given_codes(0, feel_codes)
+        running = self._running(0)
+        if running is not None:
+            vel_c, off_c = centers(bins)
+            struck_one = np.ones(1, bool)
         for s in range(L - 1):
             token = tokens[s]
             if lookback:
@@ -218,7 +222,8 @@ class _Loop:
                 codes[2] = ago[1] + a2
                 if pair is not None:
                     pair[0] = a1, a2
-            logits = step(state, column[:head + n_feel], schedule[s], None, pair)
+            logits = step(state, column[:head + n_feel], schedule[s], None, pair,
+                          None if running is None else running.value)
             t = s + 1
             if sample_tokens and t >= n_fixed:
                 if fast and (t == n_fixed or t % block == 0):
@@ -241,6 +246,8 @@ class _Loop:
                 continue
             if t < n_fixed_feel:
                 n_feel = self._given_codes(t, feel_codes)
+                if running is not None:
+                    running.add(*step_feel(self._given(t), C))
                 continue
             k = n_struck[token]
             n_feel = 2 * k
@@ -255,6 +262,9 @@ class _Loop:
             used += k
             bins_k = scores.argmax(2)
             picked.append(bins_k)
+            if running is not None:
+                running.add(np.array([[vel_c.take(bins_k[:, 0]).mean(),
+                                       off_c.take(bins_k[:, 1]).mean()]]), struck_one)
             np.add(bins_k, base[token], out=feel_codes[:k])
         run.tokens[0] = tokens
         if feel:
@@ -278,11 +288,23 @@ class _Loop:
         out.reshape(-1)[:n] = codes[at]
         return n
 
+    def _given(self, t: int) -> np.ndarray:
+        """The feel inputs of slot ``t``'s given bins, (B, 2C) (velocities, then offsets)."""
+        run = self.run
+        return feel_inputs(run.velocity_bins[:, t], run.offset_bins[:, t], self.rt.config.feel_bins)
+
     def _given_inputs(self, t: int) -> np.ndarray:
         """The feel inputs of slot ``t``'s given bins, (B, 2C) in (class, quantity) order."""
-        run = self.run
-        inputs = feel_inputs(run.velocity_bins[:, t], run.offset_bins[:, t], self.rt.config.feel_bins)
+        inputs = self._given(t)
         return inputs.reshape(len(inputs), 2, -1).transpose(0, 2, 1).reshape(len(inputs), -1)
+
+    def _running(self, t: int) -> RunningFeel | None:
+        """The running feel after slot ``t``'s given feel (None: the model reads none)."""
+        if not self.rt.config.feel_context:
+            return None
+        running = RunningFeel(len(self.run.tokens))
+        running.add(*step_feel(self._given(t), self.rt.vocab.n_classes))
+        return running
 
     def batch(self) -> None:
         """Several rows: vector bookkeeping; the feel input as a product."""
@@ -320,6 +342,7 @@ class _Loop:
             base = np.where(drums[:, :, None], np.arange(2 * C).reshape(C, 2) * bins, 2 * C * bins)
             picks = np.zeros((L, B, C, 2), dtype=np.int8)  # bins < 128
             feel_in = self._given_inputs(0)
+        running = self._running(0) if feel else None
         for s in range(L - 1):
             now = tokens[:, s]
             if lookback:
@@ -337,7 +360,8 @@ class _Loop:
                     if index[s] + 1 >= 2 * back:
                         np.add(tokens[:, s + 1 - 2 * back], ago[1], out=codes[2])
             logits = step(state, codes, schedule[s], feel_in,
-                          (codes[1:] - ago_base).T if copy else None)
+                          (codes[1:] - ago_base).T if copy else None,
+                          None if running is None else running.value)
             t = s + 1
             if sample_tokens and t >= n_fixed:
                 if fast and (t == n_fixed or t % block == 0):
@@ -356,6 +380,8 @@ class _Loop:
                 continue
             if t < n_fixed_feel:
                 feel_in = self._given_inputs(t)
+                if running is not None:
+                    running.add(*step_feel(self._given(t), C))
                 continue
             now = tokens[:, t]
             k = n_struck.take(now)
@@ -371,6 +397,10 @@ class _Loop:
             picks[t] = picked
             picked += base.take(now, 0)
             feel_in = values.take(picked).reshape(B, 2 * C)
+            if running is not None:  # (class, quantity) order: a silent class reads 0, 0
+                by_class = feel_in.reshape(B, C, 2)
+                count = (by_class[:, :, 0] > 0).sum(1)
+                running.add(by_class.sum(1) / np.maximum(count, 1)[:, None], count > 0)
         if feel:  # the sampled bins of the struck drums; -1 elsewhere
             done = slice(n_fixed_feel, L)
             struck = drums[tokens[:, done]]  # (B, L', C)
@@ -396,6 +426,7 @@ def beam_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: 
         C, bins = rt.vocab.n_classes, rt.config.feel_bins
         vel = np.repeat(run.velocity_bins[:1], beam, axis=0)
         off = np.repeat(run.offset_bins[:1], beam, axis=0)
+    running = RunningFeel(beam) if rt.config.feel_context else None
     look, backs = run.distances(rt.vocab.steps_per_bar, bar_tokens)
     for s in range(seqs.shape[1] - 1):
         inputs = {"extra": None if schedule is None else schedule[s]}
@@ -415,9 +446,12 @@ def beam_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: 
             if r >= 2 * steps_per_bar:
                 code = code + 2 * (seqs[:, s] == seqs[:, s - 2 * steps_per_bar])
             inputs["lookback"] = code
+        feel_in = feel_inputs(vel[:, s], off[:, s], bins) if feel else None
+        if running is not None:  # the feel so far, slot s included
+            running.add(*step_feel(feel_in, C))
+            feel_in = np.hstack([feel_in, running.value])
         logits = rt.step(state, seqs[:, s], labels=None if label_rows is None else label_rows[s],
-                         feel_in=feel_inputs(vel[:, s], off[:, s], bins) if feel else None,
-                         **inputs)
+                         feel_in=feel_in, **inputs)
         t = s + 1
         if t < run.n_fixed or run.is_bar[t]:
             if t >= run.n_fixed:
@@ -430,6 +464,8 @@ def beam_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: 
             state = rt.select(state, rows)
             if feel:
                 vel, off = vel[rows], off[rows]
+            if running is not None:
+                running = running.select(rows)
         if feel and t >= run.n_fixed_feel:
             now = seqs[:, t]
             struck = ((now[:, None] >> np.arange(C)) & 1).astype(bool) & (now != bar)[:, None]

@@ -94,6 +94,8 @@ class NumpyDrumModel:
         quantities, groups = feel_layout(vocab.encoding, vocab.n_classes)
         if cfg.feel:
             segments.append(("feel", quantities * groups))
+        if cfg.feel_context:
+            segments.append(("context", 2))
         if cfg.bar_ago:
             segments += [("ago1", cfg.embedding), ("ago2", cfg.embedding)]
         self.tables: dict[str, np.ndarray] = {}
@@ -114,6 +116,9 @@ class NumpyDrumModel:
                 rows = np.vstack([w["embed.weight"] @ part, np.zeros((1, part.shape[1]))])
             elif name == "feel":  # continuous inputs: a matrix, not a table
                 self.feel_w = _matrix(part[:, order] * scale)
+                continue
+            elif name == "context":  # the running feel: two more rows of the feel matrix
+                self.context_w = _matrix(part[:, order] * scale)
                 continue
             elif name == "counter":
                 n = np.arange(2 ** cfg.counter_bits)[:, None]
@@ -167,6 +172,8 @@ class NumpyDrumModel:
             parts.append((value[None, :, :, None] * by_class[:, :, None])
                          .reshape(-1, by_class.shape[-1]))
         self.inputs = _matrix(np.vstack(parts))
+        if cfg.feel_context:  # :meth:`step` takes the feel inputs and the running feel
+            self.feel_w = _matrix(np.vstack([self.feel_w, self.context_w]))
         self.ago_at = (at["ago1"], at["ago2"]) if cfg.bar_ago else None
 
         if cfg.attention:  # attention works batch-first: (B, H) @ (H, H)
@@ -377,7 +384,8 @@ class NumpyDrumModel:
         predicted step's position in its bar (or ``extra``, a row of :meth:`schedule`, in
         place of both); ``lookback``: (B, 2) flags, or (B,) codes ``flag1 + 2 * flag2``;
         ``deltas``: events delta ids; ``labels``: rows of :meth:`label_rows`; ``feel_in``:
-        (B, 2C) the input step's feel (:func:`drumrnn.model.feel.feel_inputs`); ``bar_ago``:
+        (B, 2C) the input step's feel (:func:`drumrnn.model.feel.feel_inputs`; with
+        ``feel_context``, (B, 2C + 2): the running feel after it); ``bar_ago``:
         (B, 2) the tokens one and two bars before the predicted step (vocabulary size: none).
         Only the features the model uses are needed.
         """
@@ -406,19 +414,21 @@ class NumpyDrumModel:
         return self._logits(self._advance(state, rows, extra), bar_ago)
 
     def step_codes(self, state: dict, codes: np.ndarray, extra: np.ndarray | None = None,
-                   feel_in: np.ndarray | None = None,
-                   bar_ago: np.ndarray | None = None) -> np.ndarray:
+                   feel_in: np.ndarray | None = None, bar_ago: np.ndarray | None = None,
+                   context: np.ndarray | None = None) -> np.ndarray:
         """:meth:`step` with layer 0's inputs given as rows of ``inputs`` to sum, ``codes``
         (k, B): the token's row (``4 * token + lookback code`` with lookback flags), the
         bar-ago tokens' rows (``ago_at[i] + token``, vocabulary size: none) and the struck
         drums' feel rows (``feel_at + ((class * 2 + quantity) * bins + bin)``) in any order
         and number (or ``feel_in``: (B, 2C) the input values in (class, quantity) order);
         ``extra``: a :meth:`schedule` row; ``bar_ago``: as in :meth:`step`, for the copy
-        gates."""
+        gates; ``context``: (B, 2) the running feel (``feel_context`` models)."""
         rows = state["rows"]
         np.add.reduce(self.inputs.take(codes, 0, None, "clip"), 0, None, rows)
         if feel_in is not None:
             rows += np.dot(feel_in, self.feel_w_by_class)
+        if context is not None:
+            rows += np.dot(context, self.context_w)
         return self._logits(self._advance(state, rows, extra), bar_ago)
 
     def _advance(self, state: dict, rows: np.ndarray, extra: np.ndarray | None) -> np.ndarray:

@@ -7,7 +7,9 @@ distribution over ``bins`` velocity bins (equal widths over 0..127) and ``bins``
 (equal widths over [-0.5, 0.5) steps), and reads the previous step's velocities and
 offsets (bin centres, scaled to about +-1; 0 where a class is silent) as inputs. Sampled
 values are drawn uniformly inside the sampled bin, so that the output is not quantized to
-the bins.
+the bins. A model with ``feel_context`` also reads the piece's feel so far
+(:func:`running_feel`): a running mean of the struck drums' velocity and offset inputs,
+recent steps weighted more, so that a piece keeps its own push, pull and dynamics.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 VELOCITY_TOP = 128.0
+#: Each struck step moves the running feel this far towards its own mean (half-life: 22
+#: struck steps, about two bars of a groove).
+CONTEXT_RATE = 1 / 32
 
 
 def velocity_bins(velocities: np.ndarray, bins: int) -> np.ndarray:
@@ -58,3 +63,59 @@ def sample_values(vel_bins: np.ndarray, off_bins: np.ndarray, bins: int,
     velocity = (vel_bins + rng.random(np.shape(vel_bins))) * width_v
     offset = (off_bins + rng.random(np.shape(off_bins))) / bins - 0.5
     return velocity, offset
+
+
+def step_feel(feel_in: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per step of feel inputs (..., >= 2C): the mean velocity and offset input of its
+    struck drums (..., 2) and whether any drum is struck (...) (a struck velocity input is
+    a bin centre, > 0; a silent one is 0)."""
+    C = n_classes
+    vel, off = feel_in[..., :C], feel_in[..., C:2 * C]
+    count = (vel > 0).sum(-1)
+    means = np.stack([vel.sum(-1), off.sum(-1)], -1) / np.maximum(count, 1)[..., None]
+    return means, count > 0
+
+
+def running_feel(means: np.ndarray, struck: np.ndarray, restart: np.ndarray | None = None
+                 ) -> np.ndarray:
+    """(T, 2) float32 running feel after each of T steps in order: a mean of the struck
+    steps' ``means`` (T, 2) so far, each weighted ``(1 - CONTEXT_RATE) ** (struck steps
+    since)``; 0 before the first struck step. ``restart`` (T,) bool: a new piece begins
+    there (the concatenated tracks of a split)."""
+    keep, rate = 1.0 - CONTEXT_RATE, CONTEXT_RATE
+    out = np.zeros((len(means), 2), dtype=np.float32)
+    v = o = d = 0.0
+    fresh = np.zeros(len(means), bool) if restart is None else np.asarray(restart, bool)
+    for t, (hit, (mv, mo), new) in enumerate(zip(struck.tolist(), means.tolist(),
+                                                 fresh.tolist())):
+        if new:
+            v = o = d = 0.0
+        if hit:
+            v, o, d = keep * v + rate * mv, keep * o + rate * mo, keep * d + rate
+        if d:
+            out[t] = v / d, o / d
+    return out
+
+
+class RunningFeel:
+    """The running feel of B pieces kept step by step, as :func:`running_feel` computes it
+    for one: ``value`` (B, 2) float32, the input a ``feel_context`` model reads."""
+
+    def __init__(self, batch: int):
+        self.sums = np.zeros((batch, 2))
+        self.weights = np.zeros(batch)
+        self.value = np.zeros((batch, 2), dtype=np.float32)
+
+    def add(self, means: np.ndarray, struck: np.ndarray) -> None:
+        """One step of each piece: its struck drums' mean inputs (B, 2), whether any is
+        struck (B,)."""
+        rate = np.where(struck, CONTEXT_RATE, 0.0)
+        self.sums += rate[:, None] * (np.asarray(means) - self.sums)
+        self.weights += rate * (1.0 - self.weights)
+        np.divide(self.sums, np.maximum(self.weights, 1e-300)[:, None], out=self.value)
+
+    def select(self, rows: np.ndarray) -> RunningFeel:
+        """The running feel of the given pieces (beam search reorders its beams)."""
+        out = RunningFeel(len(rows))
+        out.sums, out.weights, out.value = self.sums[rows], self.weights[rows], self.value[rows]
+        return out

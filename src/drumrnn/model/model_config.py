@@ -47,6 +47,10 @@ class ModelConfig(StoredConfig):
         previous step's feel; 0 = no feel heads. Steps only.
     feel_bins : int
         Bins of each velocity and offset distribution (see :mod:`drumrnn.model.feel`).
+    feel_context : bool
+        Also read the piece's running feel (:func:`drumrnn.model.feel.running_feel`: the
+        mean velocity and offset of its recent hits), so that a piece keeps its own push,
+        pull and dynamics. Needs ``feel``; steps only.
     bar_ago : bool
         Read the tokens one and two bars before the step to predict (through the token
         embedding), so that repeating a bar is a matter of copying what is in view rather
@@ -73,6 +77,7 @@ class ModelConfig(StoredConfig):
     labels: int = 0
     feel: int = 0
     feel_bins: int = 16
+    feel_context: bool = False
     bar_ago: bool = False
     bar_copy: bool = False
 
@@ -84,6 +89,8 @@ class ModelConfig(StoredConfig):
                                   "dense", "labels", "feel"))
         if self.bar_ago and not self.embedding:
             raise DrumrnnError("bar_ago reads tokens through the embedding; set embedding > 0")
+        if self.feel_context and not self.feel:
+            raise DrumrnnError("feel_context is the running mean of the feel: set feel > 0")
         if self.bar_copy and not self.bar_ago:
             raise DrumrnnError("bar_copy copies the tokens bar_ago reads; set bar_ago")
         if not 2 <= self.feel_bins <= 127:

@@ -13,7 +13,13 @@ import numpy as np
 from drumrnn.core.errors import DrumrnnError
 from drumrnn.data.dataset import Dataset, Split
 from drumrnn.data.shards import ShardedArray
-from drumrnn.model.feel import feel_inputs, offset_bins, velocity_bins
+from drumrnn.model.feel import (
+    feel_inputs,
+    offset_bins,
+    running_feel,
+    step_feel,
+    velocity_bins,
+)
 from drumrnn.model.labels import LabelVocab, track_label_ids
 from drumrnn.model.model_config import ModelConfig, Vocabulary
 
@@ -27,7 +33,8 @@ class TrackArrays:
     ``starts``: int64 (n_tracks + 1,) track offsets. Conditioned models also read
     ``labels`` (n, 3) label ids of each token's track, and ``velocity_bins`` /
     ``offset_bins`` (n, n_classes) of each token's struck classes (-1 = silent) with
-    ``feel_in`` (n, 2 * n_classes), the feel inputs they make (:mod:`drumrnn.model.feel`);
+    ``feel_in`` (n, 2 * n_classes), the feel inputs they make (:mod:`drumrnn.model.feel`;
+    with ``feel_context``, two more columns: the track's running feel after each token);
     ``bar_ago`` (n, 2): the tokens one and two bars before the step each token predicts (the
     vocabulary size where that lies before the track). ``bar_steps``: the lookback distance
     (steps per bar), ``bar_slots``: the bar-ago distance (slots per bar), ``none_id``: the
@@ -45,6 +52,7 @@ class TrackArrays:
     offset_bins: np.ndarray | None = None
     feel_in: np.ndarray | None = None
     bar_ago: np.ndarray | None = None
+    feel_context: bool = False
     bar_steps: int = 0
     bar_slots: int = 0
     none_id: int = 0
@@ -138,7 +146,7 @@ def model_tracks(dataset: Dataset, split: str, vocab: Vocabulary, config: ModelC
         tracks.labels = (_PerTrack(per_track, tracks.starts) if isinstance(tracks.ids, _View)
                          else np.repeat(per_track, tracks.lengths, axis=0))
     if config.feel:  # built in memory, also for a split of several shards
-        attach_feel(tracks, data, vocab, config.feel_bins)
+        attach_feel(tracks, data, vocab, config.feel_bins, config.feel_context)
     if config.bar_ago:
         tracks.bar_slots, tracks.none_id = vocab.bar_slots, vocab.size
         tracks.bar_ago = (_BarAgo(tracks.ids, tracks.index, vocab)
@@ -160,9 +168,11 @@ def bar_ago_ids(ids: np.ndarray, index: np.ndarray, vocab: Vocabulary) -> np.nda
     return out
 
 
-def attach_feel(tracks: TrackArrays, split: Split, vocab: Vocabulary, bins: int) -> None:
+def attach_feel(tracks: TrackArrays, split: Split, vocab: Vocabulary, bins: int,
+                context: bool = False) -> None:
     """Fill ``tracks``' feel arrays from a steps split's per-hit velocities and offsets (an
-    events split: each event's velocity, -1 for REST; no offsets)."""
+    events split: each event's velocity, -1 for REST; no offsets); ``context``: with each
+    track's running feel (steps only)."""
     if vocab.encoding == "events":
         hit = tracks.ids != vocab.n_drums - 1
         tracks.velocity_bins = np.where(hit, velocity_bins(split.arrays["velocities"], bins),
@@ -187,6 +197,12 @@ def attach_feel(tracks: TrackArrays, split: Split, vocab: Vocabulary, bins: int)
     tracks.velocity_bins[at, classes] = velocity_bins(split.arrays["hit_velocities"], bins)
     tracks.offset_bins[at, classes] = offset_bins(split.arrays["hit_offsets"], bins)
     tracks.feel_in = feel_inputs(tracks.velocity_bins, tracks.offset_bins, bins)
+    if context:
+        restart = np.zeros(n, bool)
+        restart[tracks.starts[:-1]] = True
+        means, struck = step_feel(tracks.feel_in, C)
+        tracks.feel_in = np.hstack([tracks.feel_in, running_feel(means, struck, restart)])
+        tracks.feel_context = True
 
 
 def _index(starts: np.ndarray) -> np.ndarray:

@@ -52,7 +52,7 @@ def expected_shapes(config: ModelConfig, vocab: Vocabulary) -> dict[str, tuple[i
     n_classes = vocab.n_classes
     quantities, groups = feel_layout(vocab.encoding, n_classes)  # events: velocity only
     if config.feel:
-        size += quantities * groups
+        size += quantities * groups + (2 if config.feel_context else 0)
     if config.bar_ago:
         size += 2 * config.embedding
     hidden, gates = config.hidden, _GATES[config.cell] * config.hidden

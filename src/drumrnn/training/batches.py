@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from drumrnn.core.errors import DrumrnnError
+from drumrnn.model.feel import running_feel, step_feel
 from drumrnn.model.tracks import TrackArrays
 from drumrnn.training.train_config import MODES
 
@@ -161,7 +162,12 @@ def gather(tracks: TrackArrays, windows: np.ndarray, window: int, label_dropout:
             labels = labels * keep
         out["labels"] = labels
     if tracks.feel_in is not None:
-        out["feel_inputs"] = tracks.feel_in[at[:, :-1]]
+        feel = tracks.feel_in[at[:, :-1]]
+        if tracks.feel_context:  # a fresh window's running feel starts with the window
+            C = tracks.velocity_bins.shape[1]
+            for row in np.flatnonzero(fresh[:, 0]):
+                feel[row, :, 2 * C:] = running_feel(*step_feel(feel[row], C))
+        out["feel_inputs"] = feel
         # padding and steps past a track's end predict no feel
         gone = ~real[:, 1:, None]
         out["velocity_targets"] = np.where(gone, -1, tracks.velocity_bins[at[:, 1:]])

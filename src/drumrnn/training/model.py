@@ -117,7 +117,7 @@ class DrumLM(nn.Module):
         n_classes = vocab.n_classes
         quantities, groups = feel_layout(vocab.encoding, n_classes)
         if config.feel:
-            size += quantities * groups
+            size += quantities * groups + (2 if config.feel_context else 0)
         if config.bar_ago:
             size += 2 * config.embedding
         self.input_size = size

@@ -41,11 +41,20 @@ any may be left out. Its feel heads (hidden size {cfg.feel}) give, for every dru
 step just chosen, a distribution over {cfg.feel_bins} velocity bins and {cfg.feel_bins} bins of
 offset from the grid, from the network's output and the drums struck; generation samples
 from them (and uniformly inside the bin), and the network reads the previous step's
-velocities and offsets, so a piece keeps its own push, pull and dynamics. Without a primer
-it starts from one silent step and predicts the first step from the labels.{ago}"""
+velocities and offsets{context}, so a piece keeps its own push, pull and dynamics. Without a
+primer it starts from one silent step and predicts the first step from the labels.{ago}"""
+
+CONTEXT = """ and the piece's running feel (a mean of its struck drums' velocities and offsets so
+far, recent hits weighted more: half-life about two bars)"""
 
 BAR_AGO = """ It also reads
 the steps one and two bars before the step it predicts (through its token embedding)."""
+
+BAR_COPY = """ Two copy gates, numbers it computes at every step, are added to the scores of
+exactly those two steps, so that holding a pattern takes one confident number. Training
+windows start from a zero state and see nothing before their first step (no bar-ago step,
+lookback flag or running feel from before it), as a generated piece sees nothing before its
+start."""
 
 DEFAULT_LIMITS = """- It learned from one kit (Roland TD-11) played by 10 drummers, mostly rock, funk, jazz,
   latin and hip-hop grooves; 99% of the GMD is in 4/4 (12 of 1,150 files are not), so other
@@ -160,7 +169,8 @@ the bar ({cfg.position_embedding}), Magenta's {cfg.counter_bits}-bit step counte
 lookback flags, dropout {cfg.dropout}, trained on random 128-step windows: the `default`
 preset, the best validation likelihood per CPU minute among networks small enough to
 generate 16 x 32 bars in about 100 ms on one core (BENCHMARKS.md).
-{WHAT_CONDITIONED.format(cfg=cfg, ago=BAR_AGO if cfg.bar_ago else "")
+{WHAT_CONDITIONED.format(cfg=cfg, context=CONTEXT if cfg.feel_context else "",
+                         ago=(BAR_AGO if cfg.bar_ago else "") + (BAR_COPY if cfg.bar_copy else ""))
  if cfg.labels or cfg.feel else WHAT_PROFILE}
 
 ## Data

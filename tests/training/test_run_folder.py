@@ -96,3 +96,18 @@ def test_library_refuses_an_existing_run_too(data, tmp_path):
     Trainer(data, tmp_path, ModelConfig("gru", layers=1, hidden=8), cfg).run()
     with pytest.raises(DrumrnnError, match="already holds a training run"):
         Trainer(data, tmp_path, ModelConfig("gru", layers=1, hidden=8), cfg)
+
+
+def test_snapshots_keep_the_model_of_every_validation(data, tmp_path):
+    from drumrnn.model.model_file import load_model_file
+
+    run = tmp_path / "run"
+    assert main(["train", str(data), "--out", str(run), *TINY, "--eval-every", "2",
+                 "--max-steps", "6", "--snapshots", "true", "--quiet"]) == 0
+    kept = sorted(p.name for p in (run / "snapshots").iterdir())
+    assert kept == ["model-000002.npz", "model-000004.npz", "model-000006.npz"]
+    best = load_model_file(run / "model.npz")
+    step = best.header["metrics"]["step"]
+    same = load_model_file(run / "snapshots" / f"model-{step:06d}.npz")
+    assert same.header["metrics"]["step"] == step
+    assert all((same.weights[k] == w).all() for k, w in best.weights.items())

@@ -46,11 +46,12 @@ from drumrnn.training.train_config import TrainConfig
 
 CHECKPOINT_LAST = "checkpoint-last.pt"
 CHECKPOINT_BEST = "checkpoint-best.pt"
-MODEL_FILE = "model.npz"
 METRICS_CSV = "metrics.csv"
 TENSORBOARD = "tensorboard"
+MODEL_FILE = "model.npz"
+SNAPSHOTS = "snapshots"  # model files of every validation (TrainConfig.snapshots)
 #: What a run folder holds; ``overwrite`` removes exactly these.
-RUN_FILES = (CHECKPOINT_LAST, CHECKPOINT_BEST, MODEL_FILE, METRICS_CSV, TENSORBOARD)
+RUN_FILES = (CHECKPOINT_LAST, CHECKPOINT_BEST, MODEL_FILE, METRICS_CSV, TENSORBOARD, SNAPSHOTS)
 DEFAULT_EPOCHS = 20
 
 
@@ -272,7 +273,7 @@ class Trainer:
         trainer.stop_rows = json.loads(ckpt.get("stop_rows", "[]"))
         return trainer
 
-    def _save_model_file(self, metrics: dict) -> Path:
+    def _save_model_file(self, metrics: dict, path: Path | None = None) -> Path:
         manifest = self.dataset.manifest
         header = {"model": self.model_cfg.to_dict(), "vocabulary": self.vocab.to_dict(),
                   "encoding": manifest["config"]["encoding"], "kit": manifest["config"]["kit"],
@@ -284,7 +285,8 @@ class Trainer:
         if self.labels is not None:
             header["labels"] = self.labels.to_dict()
         weights = {k: v.detach().cpu().numpy() for k, v in self.model.state_dict().items()}
-        return save_model_file(self.run_dir / MODEL_FILE, header, {**weights, **self.profile})
+        return save_model_file(path or self.run_dir / MODEL_FILE, header,
+                               {**weights, **self.profile})
 
     def _rows(self) -> list[dict]:
         """Every validation row, scheduled or at a stop, in step order."""
@@ -370,6 +372,11 @@ class Trainer:
                 save_checkpoint(self.run_dir / CHECKPOINT_BEST, self._checkpoint(carried))
             if main:
                 save_checkpoint(self.run_dir / CHECKPOINT_LAST, self._checkpoint(carried))
+            if main and self.cfg.snapshots:
+                (self.run_dir / SNAPSHOTS).mkdir(exist_ok=True)
+                self._save_model_file({"step": self.step, **{f"val_{k}": v for k, v in
+                                                             metrics.items()}},
+                                      self.run_dir / SNAPSHOTS / f"model-{self.step:06d}.npz")
         if main:
             self._write_metrics()
             if self.on_validation is not None:

@@ -49,6 +49,10 @@ class TrainConfig(StoredConfig):
     feel_weight : float
         Models with feel heads: weight of the feel loss (nats per struck drum) against the
         token loss (nats per step).
+    snapshots : bool
+        Also keep the model file of every scheduled validation
+        (``snapshots/model-STEP.npz``), so that a checkpoint can be chosen by how it plays
+        rather than by validation loss alone (``tools/pick_snapshot.py``).
     device : str
         ``auto`` (a GPU when one is visible, default), ``cpu`` or ``cuda``.
     precision : str
@@ -77,6 +81,7 @@ class TrainConfig(StoredConfig):
     threads: int = 0
     label_dropout: float = 0.25
     feel_weight: float = 0.2
+    snapshots: bool = False
     device: str = "auto"
     precision: str = "auto"
 

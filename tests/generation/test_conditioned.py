@@ -52,7 +52,7 @@ def labelled(tmp_path_factory):
         str(root / "labels.csv"), style_from_folder=True)))
     cfg = ModelConfig("gru", layers=1, hidden=32, embedding=8, position_embedding=8,
                       counter_bits=6, lookback=True, labels=4, feel=8, feel_context=True,
-                      bar_ago=True, bar_copy=True)
+                      bar_ago=True, bar_copy=True, drum_copy=True)
     Trainer(root / "data", root / "run", cfg,
             TrainConfig(batch=4, window=32, lr=1e-2, max_steps=40, eval_every=20, patience=0,
                         threads=1, mode="random"), log=lambda *a: None).run()

@@ -136,7 +136,8 @@ def test_labels_feel_inputs_and_feel_heads_equal_pytorch(tmp_path, cell, dense, 
     heads teacher-forced on the next token."""
     cfg = ModelConfig(cell, layers=2, hidden=16, embedding=8, counter_bits=6,
                       position_embedding=4, lookback=True, dense=dense, labels=5, feel=10,
-                      feel_bins=6, feel_context=copy, bar_ago=True, bar_copy=copy)
+                      feel_bins=6, feel_context=copy, bar_ago=True, bar_copy=copy,
+                      drum_copy=copy)
     model, loaded = random_model(cfg, LABELLED, tmp_path / "m.npz")
     B, T, C = 3, 30, 9
     rng = np.random.default_rng(0)
@@ -177,7 +178,7 @@ def test_step_codes_equals_step(tmp_path, cell, copy):
     at batch 1 (feel_one); with the copy gates, the running feel beside them."""
     cfg = ModelConfig(cell, layers=1, hidden=16, embedding=8, counter_bits=6,
                       position_embedding=4, lookback=True, labels=5, feel=10, feel_bins=6,
-                      feel_context=copy, bar_ago=True, bar_copy=copy)
+                      feel_context=copy, bar_ago=True, bar_copy=copy, drum_copy=copy)
     _, loaded = random_model(cfg, LABELLED, tmp_path / "m.npz")
     runtime = NumpyDrumModel(loaded)
     B, T, C, bins = 3, 20, 9, 6

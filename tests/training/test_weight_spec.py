@@ -20,10 +20,12 @@ def _small(config: ModelConfig) -> ModelConfig:
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
-@pytest.mark.parametrize("variant", [{}, {"embedding": 0, "bar_ago": False, "bar_copy": False}, {"dense": 8},
+@pytest.mark.parametrize("variant", [{}, {"embedding": 0, "bar_ago": False, "bar_copy": False,
+                                      "drum_copy": False}, {"dense": 8},
                                      {"attention": 4, "layers": 2},
                                      {"labels": 4, "feel": 8, "feel_bins": 5},
-                                     {"embedding": 16, "bar_ago": True, "bar_copy": True}])
+                                     {"embedding": 16, "bar_ago": True, "bar_copy": True,
+                                      "drum_copy": True}])
 def test_expected_shapes_are_the_state_dict_of_every_preset(preset, variant):
     p = PRESETS[preset]
     config = dataclasses.replace(_small(p.model), **variant)

@@ -185,7 +185,7 @@ class _Loop:
         column, feel_codes = codes[:, None], codes[head:].reshape(C, 2)
         n_feel = 0
         a1 = a2 = V  # the tokens one and two bars before the predicted step (V: none)
-        pair = np.full((1, 2), V) if rt.has_copy else None  # the same, for the copy gates
+        pair = np.full((1, 2), V) if rt.copies else None  # the same, for the copy gates
         sample_tokens, n_fixed, n_fixed_feel = not run.force_tokens, run.n_fixed, run.n_fixed_feel
         fast, block, noise = self.fast, self.block, self.noise[0] if self.fast else None
         schedule, units, mask_bar = self.schedule, self.units, self.bar_tokens
@@ -318,7 +318,7 @@ class _Loop:
         if ago:
             ago_base = np.array(ago)[:, None]
             codes[1:] = ago_base + V
-        copy = rt.has_copy
+        copy = rt.copies
         sample_tokens, n_fixed, n_fixed_feel = not run.force_tokens, run.n_fixed, run.n_fixed_feel
         fast, block, noise = self.fast, self.block, self.noise
         token_scores = np.empty((B, rt.n_out), np.float32)

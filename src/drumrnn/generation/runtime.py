@@ -29,6 +29,7 @@ import numpy as np
 from drumrnn.model.feel import centers, feel_layout
 from drumrnn.model.model_config import ModelConfig, Vocabulary
 from drumrnn.model.model_file import ModelFile
+from drumrnn.model.tracks import drum_signs
 
 _GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 
@@ -197,6 +198,12 @@ class NumpyDrumModel:
         if cfg.bar_copy:  # two gate rows after the token logits (steps only: no delta head)
             heads.append(w["copy_gate.weight"])
             biases.append(w["copy_gate.bias"])
+        if cfg.drum_copy:  # then 2 x C drum gate rows
+            self.drum_row = sum(len(h) for h in heads)
+            heads.append(w["drum_gate.weight"])
+            biases.append(w["drum_gate.bias"])
+            self.signs = drum_signs(vocab)
+            self.token_signs = _matrix(self.signs[:vocab.size])
         if self.events:
             heads.append(w["delta_head.weight"])
             biases.append(w["delta_head.bias"])
@@ -210,6 +217,8 @@ class NumpyDrumModel:
         self.head_in = head_in
         self.has_labels, self.has_feel = bool(cfg.labels), bool(cfg.feel)
         self.has_bar_ago, self.has_copy = bool(cfg.bar_ago), bool(cfg.bar_copy)
+        self.has_drum_copy = bool(cfg.drum_copy)
+        self.copies = self.has_copy or self.has_drum_copy  # reads bar_ago in _logits
         if cfg.feel:
             C = vocab.n_classes
             if self.events:  # the event's drum, one-hot
@@ -487,6 +496,13 @@ class NumpyDrumModel:
                 cols = np.arange(head.shape[1])
                 head[bar_ago[:, 0], cols] += gates[0]
                 head[bar_ago[:, 1], cols] += gates[1]
+        if self.has_drum_copy and bar_ago is not None:
+            # each step's score: the gates of the drums it agrees on with bars 1 and 2 back,
+            # less those it disagrees on (signs +-1; none before the track)
+            C = self.vocab.n_classes
+            gates = head[self.drum_row:self.drum_row + 2 * C].T.reshape(-1, 2, C)
+            weight = (gates * self.signs.take(bar_ago, 0)).sum(1)  # (B, C)
+            head[:self.n_out] += np.dot(self.token_signs, weight.T)
         return head[:self.n_logits].T
 
     def _cell(self, state: dict, layer: int) -> np.ndarray:

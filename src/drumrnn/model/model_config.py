@@ -59,6 +59,11 @@ class ModelConfig(StoredConfig):
         A copy gate: two learned scalars from the RNN output, added to the logits of the
         tokens one and two bars back, so that holding a pattern takes one confident number
         instead of an identity map learned over the whole vocabulary. Needs ``bar_ago``.
+    drum_copy : bool
+        Copy gates per drum: for each drum class and each of the two bars back, a learned
+        number added to the logit of every step that agrees with that bar on that drum
+        (struck or not) and taken from every step that does not, so that the kick can be
+        held exactly while the hi-hat varies. Needs ``bar_ago``.
     """
 
     _what = "model"
@@ -80,6 +85,7 @@ class ModelConfig(StoredConfig):
     feel_context: bool = False
     bar_ago: bool = False
     bar_copy: bool = False
+    drum_copy: bool = False
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
@@ -91,8 +97,8 @@ class ModelConfig(StoredConfig):
             raise DrumrnnError("bar_ago reads tokens through the embedding; set embedding > 0")
         if self.feel_context and not self.feel:
             raise DrumrnnError("feel_context is the running mean of the feel: set feel > 0")
-        if self.bar_copy and not self.bar_ago:
-            raise DrumrnnError("bar_copy copies the tokens bar_ago reads; set bar_ago")
+        if (self.bar_copy or self.drum_copy) and not self.bar_ago:
+            raise DrumrnnError("bar_copy and drum_copy copy the steps bar_ago reads; set bar_ago")
         if not 2 <= self.feel_bins <= 127:
             raise DrumrnnError(f"feel_bins must lie in 2..127, got {self.feel_bins}")
         for name in ("dropout", "dense_dropout"):

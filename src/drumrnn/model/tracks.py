@@ -168,6 +168,17 @@ def bar_ago_ids(ids: np.ndarray, index: np.ndarray, vocab: Vocabulary) -> np.nda
     return out
 
 
+def drum_signs(vocab: Vocabulary) -> np.ndarray:
+    """(V + 1, C) float32: +1 where a step strikes a drum class, -1 where it does not; zero
+    rows for the BAR token and for "none" (id V, before the track). The drum copy gates'
+    agreement of two steps on class c is the product of their signs."""
+    C = vocab.n_classes
+    signs = ((np.arange(vocab.size)[:, None] >> np.arange(C)) & 1) * 2.0 - 1.0
+    if vocab.bar_token >= 0:
+        signs[vocab.bar_token] = 0.0
+    return np.vstack([signs, np.zeros((1, C))]).astype(np.float32)
+
+
 def attach_feel(tracks: TrackArrays, split: Split, vocab: Vocabulary, bins: int,
                 context: bool = False) -> None:
     """Fill ``tracks``' feel arrays from a steps split's per-hit velocities and offsets (an

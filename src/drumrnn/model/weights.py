@@ -79,6 +79,9 @@ def expected_shapes(config: ModelConfig, vocab: Vocabulary) -> dict[str, tuple[i
     if config.bar_copy:
         shapes["copy_gate.weight"] = (2, width)
         shapes["copy_gate.bias"] = (2,)
+    if config.drum_copy:
+        shapes["drum_gate.weight"] = (2 * n_classes, width)
+        shapes["drum_gate.bias"] = (2 * n_classes,)
     if events:
         shapes["delta_head.weight"] = (n_deltas, width)
         shapes["delta_head.bias"] = (n_deltas,)

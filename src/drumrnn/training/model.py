@@ -14,6 +14,7 @@ from torch.nn import functional as F
 
 from drumrnn.model.feel import feel_layout
 from drumrnn.model.model_config import ModelConfig, Vocabulary
+from drumrnn.model.tracks import drum_signs
 
 _RNN = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
@@ -138,6 +139,11 @@ class DrumLM(nn.Module):
             self.copy_gate = nn.Linear(width, 2)
             nn.init.zeros_(self.copy_gate.weight)
             nn.init.zeros_(self.copy_gate.bias)
+        if config.drum_copy:
+            self.drum_gate = nn.Linear(width, 2 * n_classes)
+            nn.init.zeros_(self.drum_gate.weight)
+            nn.init.zeros_(self.drum_gate.bias)
+            self.register_buffer("signs", torch.from_numpy(drum_signs(vocab)), persistent=False)
         if config.feel:
             # the feel of the step just predicted: from the RNN output and the drums struck
             self.feel_hidden = nn.Linear(width, config.feel)
@@ -241,6 +247,10 @@ class DrumLM(nn.Module):
             V = logits.shape[-1]
             logits = F.pad(logits, (0, 1)).scatter_add(
                 -1, batch.bar_ago, self.copy_gate(out))[..., :V]
+        if self.config.drum_copy:  # gate (k, c) times the agreement with bar k on drum c
+            gates = self.drum_gate(out).unflatten(-1, (2, -1))  # (B, T, 2, C)
+            weight = (gates * self.signs[batch.bar_ago]).sum(-2)  # (B, T, C)
+            logits = logits + weight @ self.signs[:logits.shape[-1]].T
         self.feel_logits = (self.feel(out, batch.targets)
                             if self.config.feel and batch.velocity_targets is not None else None)
         delta_logits = self.delta_head(out) if self.delta_head is not None else None

@@ -151,6 +151,13 @@ def main() -> None:
     # the dataset path of the training machine means nothing to users
     dataset = {**model.header.get("dataset", {}), "path": "Groove MIDI Dataset v1.0.0"}
     header = {**content_header(model.header), "dataset": dataset}
+    if "test_loss" not in header["metrics"]:  # a snapshot: training measured validation only
+        if args.data is None:
+            parser.error("this model file has no test metrics: give --data")
+        test = evaluate_model(model, load_dataset(args.data), "test")
+        header["metrics"] = {**header["metrics"], **{
+            f"test_{k}": test[k] for k in ("loss", "perplexity", "accuracy", "event_accuracy",
+                                           "no_event_accuracy")}}
     save_model_file(TARGET, header, model.weights, dtype=np.float16)
     bundled = load_model_file(TARGET)
     m, cfg = bundled.header["metrics"], bundled.config

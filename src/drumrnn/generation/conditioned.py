@@ -24,7 +24,14 @@ from drumrnn.generation.sampling import (
     gumbel_noise,
     sample,
 )
-from drumrnn.model.feel import RunningFeel, centers, feel_inputs, sample_values, step_feel
+from drumrnn.model.feel import (
+    CONTEXT_RATE,
+    RunningFeel,
+    centers,
+    feel_inputs,
+    sample_values,
+    step_feel,
+)
 from drumrnn.model.labels import LabelVocab
 
 NOISE_BLOCK = 32
@@ -197,10 +204,13 @@ class _Loop:
             pool, used = self.pool[0], units  # all used: the first struck drum refills
             picked = []  # (k, 2) bins of each step's struck drums, in step and class order
             n_feel = self._given_codes(0, feel_codes)
+        # the running feel in Python numbers (RunningFeel's recurrence, for one piece)
         running = self._running(0)
         if running is not None:
-            vel_c, off_c = centers(bins)
-            struck_one = np.ones(1, bool)
+            vel_c, off_c = (c.tolist() for c in centers(bins))
+            rate = CONTEXT_RATE
+            rv, ro, rw = *running.sums[0].tolist(), float(running.weights[0])
+            context = running.value
         for s in range(L - 1):
             token = tokens[s]
             if lookback:
@@ -223,7 +233,7 @@ class _Loop:
                 if pair is not None:
                     pair[0] = a1, a2
             logits = step(state, column[:head + n_feel], schedule[s], None, pair,
-                          None if running is None else running.value)
+                          None if running is None else context)
             t = s + 1
             if sample_tokens and t >= n_fixed:
                 if fast and (t == n_fixed or t % block == 0):
@@ -247,7 +257,12 @@ class _Loop:
             if t < n_fixed_feel:
                 n_feel = self._given_codes(t, feel_codes)
                 if running is not None:
-                    running.add(*step_feel(self._given(t), C))
+                    means, struck_now = step_feel(self._given(t), C)
+                    if struck_now[0]:
+                        mv, mo = means[0].tolist()
+                        rv, ro = rv + rate * (mv - rv), ro + rate * (mo - ro)
+                        rw += rate * (1 - rw)
+                        context[0] = rv / rw, ro / rw
                 continue
             k = n_struck[token]
             n_feel = 2 * k
@@ -263,8 +278,11 @@ class _Loop:
             bins_k = scores.argmax(2)
             picked.append(bins_k)
             if running is not None:
-                running.add(np.array([[vel_c.take(bins_k[:, 0]).mean(),
-                                       off_c.take(bins_k[:, 1]).mean()]]), struck_one)
+                pairs = bins_k.tolist()
+                mv = sum(vel_c[v] for v, _ in pairs) / k
+                mo = sum(off_c[o] for _, o in pairs) / k
+                rv, ro, rw = rv + rate * (mv - rv), ro + rate * (mo - ro), rw + rate * (1 - rw)
+                context[0] = rv / rw, ro / rw
             np.add(bins_k, base[token], out=feel_codes[:k])
         run.tokens[0] = tokens
         if feel:
@@ -398,9 +416,7 @@ class _Loop:
             picked += base.take(now, 0)
             feel_in = values.take(picked).reshape(B, 2 * C)
             if running is not None:  # (class, quantity) order: a silent class reads 0, 0
-                by_class = feel_in.reshape(B, C, 2)
-                count = (by_class[:, :, 0] > 0).sum(1)
-                running.add(by_class.sum(1) / np.maximum(count, 1)[:, None], count > 0)
+                running.add(feel_in.reshape(B, C, 2).sum(1) / np.maximum(k, 1)[:, None], k > 0)
         if feel:  # the sampled bins of the struck drums; -1 elsewhere
             done = slice(n_fixed_feel, L)
             struck = drums[tokens[:, done]]  # (B, L', C)

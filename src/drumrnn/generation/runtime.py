@@ -203,6 +203,7 @@ class NumpyDrumModel:
             heads.append(w["drum_gate.weight"])
             biases.append(w["drum_gate.bias"])
             self.signs = drum_signs(vocab)
+            self.signs_t = _matrix(self.signs.T)
             self.token_signs = _matrix(self.signs[:vocab.size])
         if self.events:
             heads.append(w["delta_head.weight"])
@@ -492,17 +493,24 @@ class NumpyDrumModel:
                 one, two = bar_ago[0].tolist()
                 head[one, 0] += gates[0, 0]
                 head[two, 0] += gates[1, 0]
-            else:
-                cols = np.arange(head.shape[1])
-                head[bar_ago[:, 0], cols] += gates[0]
-                head[bar_ago[:, 1], cols] += gates[1]
+            else:  # flat indices into the (rows, B) head: one fancy add per gate
+                B = head.shape[1]
+                flat, cols = head.reshape(-1), np.arange(B)
+                flat[bar_ago[:, 0] * B + cols] += gates[0]
+                flat[bar_ago[:, 1] * B + cols] += gates[1]
         if self.has_drum_copy and bar_ago is not None:
             # each step's score: the gates of the drums it agrees on with bars 1 and 2 back,
             # less those it disagrees on (signs +-1; none before the track)
-            C = self.vocab.n_classes
-            gates = head[self.drum_row:self.drum_row + 2 * C].T.reshape(-1, 2, C)
-            weight = (gates * self.signs.take(bar_ago, 0)).sum(1)  # (B, C)
-            head[:self.n_out] += np.dot(self.token_signs, weight.T)
+            at, C = self.drum_row, self.signs.shape[1]
+            if head.shape[1] == 1:  # fewer calls: two sign rows
+                one, two = bar_ago[0].tolist()
+                weight = head[at:at + C, 0] * self.signs[one]
+                weight += head[at + C:at + 2 * C, 0] * self.signs[two]
+                head[:self.n_out, 0] += np.dot(self.token_signs, weight)
+            else:  # feature-major, (C, B): no transposed copies
+                weight = head[at:at + C] * self.signs_t.take(bar_ago[:, 0], 1)
+                weight += head[at + C:at + 2 * C] * self.signs_t.take(bar_ago[:, 1], 1)
+                head[:self.n_out] += np.dot(self.token_signs, weight)
         return head[:self.n_logits].T
 
     def _cell(self, state: dict, layer: int) -> np.ndarray:

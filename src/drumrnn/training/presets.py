@@ -25,14 +25,17 @@ class Preset:
 PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("default", "drumrnn's choice by measurement: held-out likelihood per CPU minute, "
            "within the generation latency targets (1 x 192 GRU, random windows), reading "
-           "style / kind / tempo labels and the tokens one and two bars back, with feel heads "
-           "(velocity and timing per hit)",
+           "style / kind / tempo labels and the tokens one and two bars back with copy gates "
+           "onto them (whole steps and per drum), with feel heads (velocity and timing per "
+           "hit) and the piece's running feel; keeps a snapshot of every validation "
+           "(tools/pick_snapshot.py chooses one by how it plays)",
            "steps", False,
            ModelConfig("gru", layers=1, hidden=192, dropout=0.5, embedding=64,
                        position_embedding=16, counter_bits=6, lookback=True, labels=16,
-                       feel=64, bar_ago=True),
+                       feel=64, feel_context=True, bar_ago=True, bar_copy=True,
+                       drum_copy=True),
            TrainConfig(batch=64, window=128, mode="random", optimizer="adam", lr=2e-3, clip=3.0,
-                       eval_every=100)),
+                       eval_every=100, patience=12, feel_weight=0.5, snapshots=True)),
     Preset("drummer", "RNN Drummer (Hollemans 2017): events, 1 x 200 LSTM, one-hot, BPTT 200",
            "events", False,
            ModelConfig("lstm", layers=1, hidden=200, embedding=0),

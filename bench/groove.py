@@ -1,13 +1,16 @@
 """Does the model groove? Issue 10's "Targets" table: a model against real drumming.
 
-Generates ``--patterns`` x ``--bars`` bars (beat mode, temperature 1, no primer, seed 0) and
-measures them with ``drumrnn.measure.compare.figures`` beside the GMD test split's beats (cut
-into pieces of ``--bars`` bars) and fills (as they are), against issue 10's targets. When the
-generator takes a kind label (a ``kind`` field of GenerateConfig), it also generates with the
-fill label (tom and snare hits per bar against the real fills' interquartile range) and with
-``fill_every=4`` (bar 5 against bar 3); otherwise those rows say n/a. The copy check: the
-share of generated 4-bar runs found verbatim in the train split (the test split's own share
-beside it). ``--write`` puts the table into RESULTS.md's ``groove`` section (atomically).
+Generates ``--sets`` sets of ``--patterns`` x ``--bars`` bars (beat mode, temperature 1, no
+primer, seeds 0, 1, 2), pooled, and measures them with ``drumrnn.measure.compare.figures``
+beside the GMD test split's beats (cut into pieces of ``--bars`` bars) and fills (as they
+are), against issue 10's targets. When the generator takes a kind label (a ``kind`` field of
+GenerateConfig), it also generates with the fill label (tom and snare hits per bar against
+the real fills' interquartile range) and with ``fill_every=4`` (bar 5 against bar 3);
+otherwise those rows say n/a. The copy check: the share of generated 4-bar runs found
+verbatim in the train split (the test split's own share beside it). A model that reads style
+labels is also played with the test beats' mix of styles (each pattern generated with its
+style), beside the first column's unknown style.
+``--write`` puts the table into RESULTS.md's ``groove`` section (atomically).
 
 Run: ``python bench/groove.py [--model FILE] [--write]``
 """
@@ -55,8 +58,16 @@ def generate(generator: DrumGenerator, args, **labels) -> object | None:
         return None
     if args.style:
         labels["style"] = args.style
-    config = GenerateConfig(bars=args.bars, num=args.patterns, seed=args.seed, **labels)
-    return patterns_from_hits("model", generator.generate(config))
+    hits = []
+    for seed in seeds(args):
+        hits += generator.generate(GenerateConfig(bars=args.bars, num=args.patterns, seed=seed,
+                                                  **labels))
+    return patterns_from_hits("model", hits)
+
+
+def seeds(args) -> range:
+    """The seeds of the ``--sets`` sets of patterns, pooled into one set."""
+    return range(args.seed, args.seed + args.sets)
 
 
 def style_mix(data: Path, split: str, n: int, known: tuple[str, ...]) -> dict[str | None, int]:
@@ -79,9 +90,11 @@ def style_mix(data: Path, split: str, n: int, known: tuple[str, ...]) -> dict[st
 def generate_mix(generator: DrumGenerator, args, mix: dict[str | None, int]) -> object:
     """The patterns of :func:`style_mix` (beat mode), one seed per style, as one set."""
     hits = []
-    for i, (style, k) in enumerate(sorted(mix.items(), key=lambda x: str(x[0]))):
-        hits += generator.generate(GenerateConfig(bars=args.bars, num=k, seed=args.seed + i,
-                                                  kind="beat", style=style))
+    for seed in seeds(args):
+        for i, (style, k) in enumerate(sorted(mix.items(), key=lambda x: str(x[0]))):
+            hits += generator.generate(GenerateConfig(bars=args.bars, num=k,
+                                                      seed=1000 * seed + i, kind="beat",
+                                                      style=style))
     return patterns_from_hits("model, test styles", hits)
 
 
@@ -104,6 +117,10 @@ def main() -> None:
     parser.add_argument("--patterns", type=int, default=64)
     parser.add_argument("--bars", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sets", type=int, default=3,
+                        help="sets of --patterns patterns (seeds seed, seed + 1, ...), pooled: "
+                             "one set of 64 leaves a share like 'pieces holding a pattern' "
+                             "+-6 points to chance")
     parser.add_argument("--style", default=None, help="style label, when the model takes one")
     parser.add_argument("--write", action="store_true", help="write the table into RESULTS.md")
     args = parser.parse_args()
@@ -207,7 +224,8 @@ def main() -> None:
     labels = sorted(generator_options() & {"style", "kind", "fill_every"})
     text = "\n".join([
         f"Model: `{model_path.name if args.model else 'bundled model'}`; {args.patterns} "
-        f"patterns of {args.bars} bars, beat mode, temperature 1, no primer, seed {args.seed}"
+        f"patterns of {args.bars} bars x {args.sets} sets (seeds {args.seed}-"
+        f"{args.seed + args.sets - 1}, pooled), beat mode, temperature 1, no primer"
         f" (label options of the generator: {', '.join(labels) or 'none'}). Real drumming: "
         f"the GMD test split, {n_beats} beat files cut into {args.bars}-bar pieces and "
         f"{n_fills} fill files as they are. Timing in ms at each piece's tempo "

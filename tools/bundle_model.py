@@ -50,11 +50,12 @@ far, recent hits weighted more: half-life about two bars)"""
 BAR_AGO = """ It also reads
 the steps one and two bars before the step it predicts (through its token embedding)."""
 
-BAR_COPY = """ Two copy gates, numbers it computes at every step, are added to the scores of
-exactly those two steps, so that holding a pattern takes one confident number. Training
-windows start from a zero state and see nothing before their first step (no bar-ago step,
-lookback flag or running feel from before it), as a generated piece sees nothing before its
-start."""
+BAR_COPY = """ Copy gates, numbers it computes at every
+step, are added to the scores of exactly those two steps and, drum by drum, to every step
+that agrees with them on that drum (and taken from those that do not), so that holding a
+pattern, or only its kick, takes one confident number. Training windows start from a zero
+state and see nothing before their first step (no bar-ago step, lookback flag or running
+feel from before it), as a generated piece sees nothing before its start."""
 
 DEFAULT_LIMITS = """- It learned from one kit (Roland TD-11) played by 10 drummers, mostly rock, funk, jazz,
   latin and hip-hop grooves; 99% of the GMD is in 4/4 (12 of 1,150 files are not), so other
@@ -87,11 +88,11 @@ def _conditioned_section(model, data: Path) -> str:
 
 METERS = ((4, 4), (3, 4), (6, 8), (5, 4), (7, 8))
 METER_NOTES = """\
-Measured on the model bundled on 2026-11-30 with labels, feel heads and bar-ago inputs
-(re-measure after retraining): in 3/4, 6/8, 5/4 and 7/8 it kept the bar lines it was given
-at least as well as in 4/4 (kick on beat 1 in 78-84% of bars against 74%) at about the same
-density per quarter note, with no empty bar (0.6% in 4/4). 3/4 and 6/8 are the same 12
-steps to the network: nothing tells it to accent 6/8 in two."""
+Measured on the model bundled on 2026-11-30 with copy gates and the running feel (re-measure
+after retraining): in 3/4, 6/8, 5/4 and 7/8 it kept the bar lines it was given about as well
+as in 4/4 (kick on beat 1 in 69-78% of bars against 75%) at the same density per quarter
+note (4.9-5.0 hits), with one empty bar in 5/4 (0.4%) and none elsewhere. 3/4 and 6/8 are
+the same 12 steps to the network: nothing tells it to accent 6/8 in two."""
 
 
 def meter_section(model_path: Path, num: int = 64, bars: int = 8, seed: int = 0) -> str:
@@ -174,8 +175,9 @@ struck (Magenta's 9-piece kit, 512 possible steps). {cfg.layers} x {cfg.hidden}
 {cfg.cell.upper()}, token embedding {cfg.embedding}, embedding of the next step's position in
 the bar ({cfg.position_embedding}), Magenta's {cfg.counter_bits}-bit step counters and
 lookback flags, dropout {cfg.dropout}, trained on random 128-step windows: the `default`
-preset, the best validation likelihood per CPU minute among networks small enough to
-generate 16 x 32 bars in about 100 ms on one core (BENCHMARKS.md).
+preset, whose network size was the best validation likelihood per CPU minute among networks
+small enough to generate 16 x 32 bars in about 100 ms on one core, before feel heads, copy
+gates and the running feel made each step dearer (BENCHMARKS.md; "Limits" below).
 {WHAT_CONDITIONED.format(cfg=cfg, context=CONTEXT if cfg.feel_context else "",
                          ago=(BAR_AGO if cfg.bar_ago else "") + (BAR_COPY if cfg.bar_copy else ""))
  if cfg.labels or cfg.feel else WHAT_PROFILE}

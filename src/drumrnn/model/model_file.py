@@ -163,8 +163,12 @@ def describe(model: ModelFile) -> str:
             f"dense {cfg.dense}" if cfg.dense else "",
             f"label embeddings {cfg.labels}" if cfg.labels else "",
             "the steps one and two bars back" if cfg.bar_ago else "",
+            "copy gates onto them (" + " and ".join(filter(None, [
+                "whole steps" if cfg.bar_copy else "", "per drum" if cfg.drum_copy else ""]))
+            + ")" if cfg.bar_copy or cfg.drum_copy else "",
             f"feel heads {cfg.feel} ({cfg.feel_bins} velocity and {cfg.feel_bins} offset bins "
-            "per drum)" if cfg.feel else ""])),
+            "per drum)" if cfg.feel else "",
+            "the running feel" if cfg.feel_context else ""])),
         f"encoding: {enc['encoding']}, kit {h['kit']['name']} ({len(h['kit']['class_names'])} "
         f"classes), " + (f"{enc['steps_per_quarter']} steps per quarter, vocabulary {vocab.size}"
                          if vocab.encoding == "steps" else

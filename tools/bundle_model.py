@@ -36,7 +36,7 @@ play on each step."""
 
 WHAT_CONDITIONED = """It reads three labels of the piece at every step
 (embeddings of size {cfg.labels}): its style (the GMD's 18 top-level styles), beat or fill, and
-its tempo bucket; each was replaced by "unknown" in a quarter of the training windows, so
+its tempo bucket; each was replaced by "unknown" in {dropout:.0%} of the training windows, so
 any may be left out. Its feel heads (hidden size {cfg.feel}) give, for every drum struck on the
 step just chosen, a distribution over {cfg.feel_bins} velocity bins and {cfg.feel_bins} bins of
 offset from the grid, from the network's output and the drums struck; generation samples
@@ -179,6 +179,7 @@ preset, whose network size was the best validation likelihood per CPU minute amo
 small enough to generate 16 x 32 bars in about 100 ms on one core, before feel heads, copy
 gates and the running feel made each step dearer (BENCHMARKS.md; "Limits" below).
 {WHAT_CONDITIONED.format(cfg=cfg, context=CONTEXT if cfg.feel_context else "",
+                         dropout=bundled.header["training"]["label_dropout"],
                          ago=(BAR_AGO if cfg.bar_ago else "") + (BAR_COPY if cfg.bar_copy else ""))
  if cfg.labels or cfg.feel else WHAT_PROFILE}
 

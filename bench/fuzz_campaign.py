@@ -24,7 +24,10 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from common import DEFAULT_GROOVE, machine, require_groove, write_section
+from common import DEFAULT_GROOVE, REPO, machine, require_groove, write_section
+
+sys.path.insert(0, str(REPO))  # the hostile corpus's writers live with the tests
+from tests.hostile import vlq  # noqa: E402
 
 # Run in the child: prepare, then report the peak RSS of the process and its workers (KB).
 CHILD = """
@@ -36,15 +39,6 @@ peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
 sys.stderr.write("\\nFUZZ-RSS-KB " + json.dumps(peak) + "\\n")
 sys.exit(code)
 """
-
-
-def vlq(value: int) -> bytes:
-    out = [value & 0x7F]
-    value >>= 7
-    while value:
-        out.append(0x80 | (value & 0x7F))
-        value >>= 7
-    return bytes(reversed(out))
 
 
 #: How often each kind of damage is drawn: those that leave a parseable file (huge deltas,

@@ -25,10 +25,10 @@ from drumrnn.generation.sampling import (
     sample,
 )
 from drumrnn.model.feel import (
-    CONTEXT_RATE,
     RunningFeel,
     centers,
     feel_inputs,
+    feel_step,
     sample_values,
     step_feel,
 )
@@ -204,11 +204,10 @@ class _Loop:
             pool, used = self.pool[0], units  # all used: the first struck drum refills
             picked = []  # (k, 2) bins of each step's struck drums, in step and class order
             n_feel = self._given_codes(0, feel_codes)
-        # the running feel in Python numbers (RunningFeel's recurrence, for one piece)
-        running = self._running(0)
+        # the running feel in Python numbers (feel_step), for one piece
+        running = self._running(self._given(0))
         if running is not None:
             vel_c, off_c = (c.tolist() for c in centers(bins))
-            rate = CONTEXT_RATE
             rv, ro, rw = *running.sums[0].tolist(), float(running.weights[0])
             context = running.value
         for s in range(L - 1):
@@ -259,9 +258,7 @@ class _Loop:
                 if running is not None:
                     means, struck_now = step_feel(self._given(t), C)
                     if struck_now[0]:
-                        mv, mo = means[0].tolist()
-                        rv, ro = rv + rate * (mv - rv), ro + rate * (mo - ro)
-                        rw += rate * (1 - rw)
+                        rv, ro, rw = feel_step(rv, ro, rw, *means[0].tolist())
                         context[0] = rv / rw, ro / rw
                 continue
             k = n_struck[token]
@@ -279,9 +276,8 @@ class _Loop:
             picked.append(bins_k)
             if running is not None:
                 pairs = bins_k.tolist()
-                mv = sum(vel_c[v] for v, _ in pairs) / k
-                mo = sum(off_c[o] for _, o in pairs) / k
-                rv, ro, rw = rv + rate * (mv - rv), ro + rate * (mo - ro), rw + rate * (1 - rw)
+                rv, ro, rw = feel_step(rv, ro, rw, sum(vel_c[v] for v, _ in pairs) / k,
+                                       sum(off_c[o] for _, o in pairs) / k)
                 context[0] = rv / rw, ro / rw
             np.add(bins_k, base[token], out=feel_codes[:k])
         run.tokens[0] = tokens
@@ -311,17 +307,18 @@ class _Loop:
         run = self.run
         return feel_inputs(run.velocity_bins[:, t], run.offset_bins[:, t], self.rt.config.feel_bins)
 
-    def _given_inputs(self, t: int) -> np.ndarray:
-        """The feel inputs of slot ``t``'s given bins, (B, 2C) in (class, quantity) order."""
-        inputs = self._given(t)
+    @staticmethod
+    def _by_class(inputs: np.ndarray) -> np.ndarray:
+        """Feel inputs (B, 2C) (velocities, then offsets) in (class, quantity) order."""
         return inputs.reshape(len(inputs), 2, -1).transpose(0, 2, 1).reshape(len(inputs), -1)
 
-    def _running(self, t: int) -> RunningFeel | None:
-        """The running feel after slot ``t``'s given feel (None: the model reads none)."""
+    def _running(self, given: np.ndarray) -> RunningFeel | None:
+        """The running feel after the first slot's given feel inputs ``given`` (B, 2C) (None:
+        the model reads none)."""
         if not self.rt.config.feel_context:
             return None
         running = RunningFeel(len(self.run.tokens))
-        running.add(*step_feel(self._given(t), self.rt.vocab.n_classes))
+        running.add(*step_feel(given, self.rt.vocab.n_classes))
         return running
 
     def batch(self) -> None:
@@ -359,8 +356,9 @@ class _Loop:
                            np.zeros(bins, np.float32)]
             base = np.where(drums[:, :, None], np.arange(2 * C).reshape(C, 2) * bins, 2 * C * bins)
             picks = np.zeros((L, B, C, 2), dtype=np.int8)  # bins < 128
-            feel_in = self._given_inputs(0)
-        running = self._running(0) if feel else None
+            given = self._given(0)
+            feel_in = self._by_class(given)
+        running = self._running(given) if feel else None
         for s in range(L - 1):
             now = tokens[:, s]
             if lookback:
@@ -397,9 +395,10 @@ class _Loop:
             if not feel:
                 continue
             if t < n_fixed_feel:
-                feel_in = self._given_inputs(t)
+                given = self._given(t)
+                feel_in = self._by_class(given)
                 if running is not None:
-                    running.add(*step_feel(self._given(t), C))
+                    running.add(*step_feel(given, C))
                 continue
             now = tokens[:, t]
             k = n_struck.take(now)

@@ -202,9 +202,9 @@ class NumpyDrumModel:
             self.drum_row = sum(len(h) for h in heads)
             heads.append(w["drum_gate.weight"])
             biases.append(w["drum_gate.bias"])
-            self.signs = drum_signs(vocab)
-            self.signs_t = _matrix(self.signs.T)
-            self.token_signs = _matrix(self.signs[:vocab.size])
+            signs = drum_signs(vocab)
+            self.signs_t = _matrix(signs.T)  # (C, V + 1): a bar-ago token's signs, a column
+            self.token_signs = _matrix(signs[:vocab.size])
         if self.events:
             heads.append(w["delta_head.weight"])
             biases.append(w["delta_head.bias"])
@@ -501,11 +501,11 @@ class NumpyDrumModel:
         if self.has_drum_copy and bar_ago is not None:
             # each step's score: the gates of the drums it agrees on with bars 1 and 2 back,
             # less those it disagrees on (signs +-1; none before the track)
-            at, C = self.drum_row, self.signs.shape[1]
-            if head.shape[1] == 1:  # fewer calls: two sign rows
+            at, C = self.drum_row, len(self.signs_t)
+            if head.shape[1] == 1:  # fewer calls: two sign columns
                 one, two = bar_ago[0].tolist()
-                weight = head[at:at + C, 0] * self.signs[one]
-                weight += head[at + C:at + 2 * C, 0] * self.signs[two]
+                weight = head[at:at + C, 0] * self.signs_t[:, one]
+                weight += head[at + C:at + 2 * C, 0] * self.signs_t[:, two]
                 head[:self.n_out, 0] += np.dot(self.token_signs, weight)
             else:  # feature-major, (C, B): no transposed copies
                 weight = head[at:at + C] * self.signs_t.take(bar_ago[:, 0], 1)

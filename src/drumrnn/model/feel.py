@@ -76,13 +76,20 @@ def step_feel(feel_in: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarr
     return means, count > 0
 
 
+def feel_step(v: float, o: float, w: float, mv: float, mo: float) -> tuple[float, float, float]:
+    """One struck step of the running feel in Python numbers: the weighted sums of velocity
+    ``v`` and offset ``o`` and their weight ``w`` moved towards the step's means; the
+    running feel is ``(v / w, o / w)``."""
+    rate = CONTEXT_RATE
+    return v + rate * (mv - v), o + rate * (mo - o), w + rate * (1.0 - w)
+
+
 def running_feel(means: np.ndarray, struck: np.ndarray, restart: np.ndarray | None = None
                  ) -> np.ndarray:
     """(T, 2) float32 running feel after each of T steps in order: a mean of the struck
     steps' ``means`` (T, 2) so far, each weighted ``(1 - CONTEXT_RATE) ** (struck steps
     since)``; 0 before the first struck step. ``restart`` (T,) bool: a new piece begins
     there (the concatenated tracks of a split)."""
-    keep, rate = 1.0 - CONTEXT_RATE, CONTEXT_RATE
     out = np.zeros((len(means), 2), dtype=np.float32)
     v = o = d = 0.0
     fresh = np.zeros(len(means), bool) if restart is None else np.asarray(restart, bool)
@@ -91,15 +98,15 @@ def running_feel(means: np.ndarray, struck: np.ndarray, restart: np.ndarray | No
         if new:
             v = o = d = 0.0
         if hit:
-            v, o, d = keep * v + rate * mv, keep * o + rate * mo, keep * d + rate
+            v, o, d = feel_step(v, o, d, mv, mo)
         if d:
             out[t] = v / d, o / d
     return out
 
 
 class RunningFeel:
-    """The running feel of B pieces kept step by step, as :func:`running_feel` computes it
-    for one: ``value`` (B, 2) float32, the input a ``feel_context`` model reads."""
+    """The running feel of B pieces kept step by step (:func:`feel_step` on arrays):
+    ``value`` (B, 2) float32, the input a ``feel_context`` model reads."""
 
     def __init__(self, batch: int):
         self.sums = np.zeros((batch, 2))

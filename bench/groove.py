@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 import tempfile
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +37,7 @@ from drumrnn.measure.compare import (
     kind_subsets,
     load_patterns,
     patterns_from_hits,
+    style_mix,
 )
 from drumrnn.model.model_file import load_model_file
 
@@ -68,23 +67,6 @@ def generate(generator: DrumGenerator, args, **labels) -> object | None:
 def seeds(args) -> range:
     """The seeds of the ``--sets`` sets of patterns, pooled into one set."""
     return range(args.seed, args.seed + args.sets)
-
-
-def style_mix(data: Path, split: str, n: int, known: tuple[str, ...]) -> dict[str | None, int]:
-    """How many of ``n`` patterns each style gets: in proportion to the split's beat bars
-    of that style (largest remainders); styles the model does not know count as unknown."""
-    bars: Counter = Counter()
-    for entry in json.loads((data / "manifest.json").read_text())["files"]:
-        labels = entry.get("labels") or {}
-        if entry.get("split") == split and labels.get("kind") == "beat":
-            style = labels.get("style")
-            bars[style if style in known else None] += entry["tokens"]
-    total = sum(bars.values())
-    quota = {style: n * count / total for style, count in bars.items()}
-    counts = {style: int(q) for style, q in quota.items()}
-    for style in sorted(quota, key=lambda s: int(counts[s]) - quota[s])[:n - sum(counts.values())]:
-        counts[style] += 1
-    return {style: k for style, k in counts.items() if k}
 
 
 def generate_mix(generator: DrumGenerator, args, mix: dict[str | None, int]) -> object:

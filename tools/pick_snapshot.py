@@ -3,14 +3,15 @@ validation split's real beats.
 
 Validation loss hardly moves late in a run while what the model plays still changes from one
 validation to the next (pieces holding a kick or snare pattern for 4 bars: 16% to 40%
-between snapshots 300 apart of one run), so ``drumrnn train --snapshots true`` keeps the model of every
-validation and this script plays each (3 x 64 patterns of 8 bars, beat mode, temperature 1,
-no primer, seeds 100-102: not the seeds the benchmarks report; in beat mode and with the
-fill label) and measures it with ``drumrnn.measure.compare.figures`` beside the validation
-beats and fills. It picks the snapshot that meets most of the targets below, then (a tie)
-the one with the lowest validation loss: a share of 192 pieces moves a point or two by
-chance, the loss does not. The test split is not looked at. Offer it a few runs, not dozens:
-the more snapshots it sees, the more the winner's margins are validation noise.
+between snapshots 300 apart of one run), so ``drumrnn train --snapshots true`` keeps the
+model of every validation and this script plays each (3 x 64 patterns of 8 bars,
+temperature 1, no primer, seeds 100-102: not the seeds the benchmarks report; in beat mode
+with the style unknown, in beat mode with the validation beats' styles, and with the fill
+label) and measures it with ``drumrnn.measure.compare.figures`` beside the validation beats
+and fills. It picks the snapshot that meets most of the targets below, then (a tie) the one
+with the lowest validation loss: a share of 192 pieces moves a point or two by chance, the
+loss does not. The test split is not looked at. Offer it a few runs, not dozens: the more
+snapshots it sees, the more the winner's margins are validation noise.
 
 Run: ``python tools/pick_snapshot.py RUN/snapshots/*.npz --data data/gmd [--copy-to FILE]``
 """
@@ -31,13 +32,16 @@ from drumrnn.measure.compare import (
     kind_subsets,
     load_patterns,
     patterns_from_hits,
+    style_mix,
 )
 from drumrnn.model.model_file import load_model_file
 
 SEEDS = (100, 101, 102)
 SHOWN = {"similarity to the bar before": "bar sim", "pieces holding a kick or snare pattern":
          "holding", "pieces without a groove bar": "no groove", "hits per bar": "hits",
-         "closed hi-hat hits per bar": "hi-hat", "kick on beat 1": "kick on 1",
+         "closed hi-hat hits per bar": "hi-hat", "styled: closed hi-hat hits per bar":
+         "hi-hat, styles given", "styled: ride hits per bar": "ride, styles given",
+         "kick on beat 1": "kick on 1",
          "feel sd between pieces (ms)": "feel sd", "timing sd within a drum and bar position (ms)":
          "timing sd", "fill: tom hits per bar": "fill toms", "fill: snare hits per bar":
          "fill snare"}
@@ -55,6 +59,9 @@ def targets(real: dict, fill_bars: dict) -> dict:
            "timing sd within a drum and bar position (ms)": lambda x: x >= 20}
     for key in ("hits per bar", "closed hi-hat hits per bar"):
         out[key] = lambda x, r=real[key]: abs(x - r) <= 0.15 * r
+    # the style label steers: with the reference's styles, its hi-hat
+    key = "closed hi-hat hits per bar"
+    out["styled: " + key] = lambda x, r=real[key]: abs(x - r) <= 0.15 * r
     for key in VELOCITY:
         out[key] = lambda x, r=real[key]: x >= 0.8 * r
     for name, hits in fill_bars.items():  # with the fill label: inside the real fill bars' IQR
@@ -63,16 +70,26 @@ def targets(real: dict, fill_bars: dict) -> dict:
     return out
 
 
-def play(path: Path, bars: int = 8, patterns: int = 64) -> dict:
-    """The mean figures of a model over :data:`SEEDS`: beat mode, and the tom and snare
-    hits per bar with the fill label (``fill: ...``)."""
+def play(path: Path, mix: dict[str | None, int], bars: int = 8, patterns: int = 64) -> dict:
+    """The mean figures of a model over :data:`SEEDS`: beat mode; beat mode with the styles
+    of ``mix`` (style -> patterns, :func:`~drumrnn.measure.compare.style_mix`; ``styled:
+    ...``); and the fill label (``fill: ...``)."""
     generator = DrumGenerator(load_model_file(path))
+
+    def styled(seed: int) -> list:
+        return [hits for i, (style, k) in enumerate(sorted(mix.items(), key=lambda x: str(x[0])))
+                for hits in generator.generate(GenerateConfig(
+                    bars=bars, num=k, seed=1000 * seed + i, kind="beat", style=style))]
+
+    plays = {"": lambda seed: generator.generate(GenerateConfig(bars=bars, num=patterns,
+                                                                seed=seed, kind="beat")),
+             "styled: ": styled,
+             "fill: ": lambda seed: generator.generate(GenerateConfig(bars=bars, num=patterns,
+                                                                      seed=seed, kind="fill"))}
     out = {}
-    for kind in ("beat", "fill"):
-        runs = [figures(patterns_from_hits(path.name, generator.generate(
-            GenerateConfig(bars=bars, num=patterns, seed=seed, kind=kind))), piece_bars=bars)
-            for seed in SEEDS]
-        prefix = "" if kind == "beat" else "fill: "
+    for prefix, make in plays.items():
+        runs = [figures(patterns_from_hits(path.name, make(seed)), piece_bars=bars)
+                for seed in SEEDS]
         out.update({prefix + key: float(np.mean([r[key] for r in runs])) for key in runs[0]})
     return out
 
@@ -89,11 +106,13 @@ def main() -> None:
                             for name, drums in (("tom", TOMS), ("snare", ("snare",)))})
     print("| snapshot | " + " | ".join(SHOWN.values()) + " | validation loss | targets met |")
     print("|---|" + "---|" * (len(SHOWN) + 2))
-    print("| real validation beats | " + " | ".join(f"{real[k]:.2f}" if k in real else "" for k in SHOWN)
-          + " | | |")
+    shown_real = [real.get(k.removeprefix("styled: ")) for k in SHOWN]  # fills: no bar
+    print("| real validation beats | " + " | ".join("" if r is None else f"{r:.2f}"
+                                                    for r in shown_real) + " | | |")
     scored = []
     for path in sorted(args.snapshots):
-        figs = play(path)
+        labels = DrumGenerator(load_model_file(path)).labels
+        figs = play(path, style_mix(args.data, "validation", 64, labels.styles))
         met = sum(bool(check(figs[key])) for key, check in checks.items())
         loss = load_model_file(path).header["metrics"]["val_loss"]
         scored.append((met, -loss, path))

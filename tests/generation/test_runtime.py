@@ -259,3 +259,61 @@ def test_events_velocity_head_equals_pytorch(tmp_path, cell):
         np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
         feel = runtime.feel(state, drums[:, t + 1])  # (1, 1, bins, B)
         np.testing.assert_allclose(feel[0].transpose(2, 0, 1), velocity[:, t], atol=1e-5, rtol=0)
+
+
+def test_a_piece_start_window_reads_what_generation_reads_playing_that_piece(tmp_path):
+    """Training's piece starts (a silent lead step at a bar line, nothing before it) give
+    the model exactly the inputs conditioned generation gives it when it plays the same
+    piece teacher-forced: same logits at every step, from the track's first bar and from a
+    bar inside it."""
+    from drumrnn.data.steps import bar_token
+    from drumrnn.generation.conditioned import StepRun, run_steps
+    from drumrnn.generation.sampling import SamplingConfig, VariationRngs
+    from drumrnn.model.feel import running_feel, step_feel
+    from drumrnn.model.tracks import TrackArrays, bar_ago_ids
+    from drumrnn.training.batches import gather
+    from drumrnn.training.train import to_batch
+
+    cfg = ModelConfig("gru", layers=1, hidden=16, embedding=8, counter_bits=6,
+                      position_embedding=4, lookback=True, labels=5, feel=10, feel_bins=6,
+                      feel_context=True, bar_ago=True, bar_copy=True, drum_copy=True)
+    model, loaded = random_model(cfg, LABELLED, tmp_path / "m.npz")
+    rng = np.random.default_rng(3)
+    n, C, bins, T = 90, 9, 6, 40
+    ids = np.where(rng.random(n) < 0.3, 0, rng.integers(1, 512, n))
+    ids[32:48] = ids[16:32]  # a repeated bar: lookback flags and copies to read
+    index = np.arange(n)
+    struck = (ids[:, None] >> np.arange(C)) & 1 > 0
+    vel = np.where(struck, rng.integers(0, bins, (n, C)), -1)
+    off = np.where(struck, rng.integers(0, bins, (n, C)), -1)
+    feel = feel_inputs(vel, off, bins)
+    lookback = np.stack([(index >= d) & (ids == np.roll(ids, d)) for d in (16, 32)], 1)
+    labels = np.tile([2, 1, 4], (n, 1))
+    tracks = TrackArrays(ids, np.array([0, n]), index, index % 16, lookback.astype(np.float32),
+                         labels=labels, velocity_bins=vel, offset_bins=off,
+                         feel_in=np.hstack([feel, running_feel(*step_feel(feel, C))]),
+                         bar_ago=bar_ago_ids(ids, index, STEPS), feel_context=True,
+                         bar_steps=16, bar_slots=16, none_id=512)
+    rows = np.array([[0, -1, 2], [0, 15, 2]])  # pieces from bar 0 and from bar 1
+    with torch.no_grad():
+        want, _, _ = model(to_batch(gather(tracks, rows, T), None), model.initial_state(2))
+    runtime = NumpyDrumModel(loaded)
+    step_codes, got = runtime.step_codes, []
+
+    def recorded(*args, **kwargs):
+        logits = step_codes(*args, **kwargs)
+        got.append(logits[0].copy())
+        return logits
+
+    runtime.step_codes = recorded
+    for row, first in enumerate((0, 16)):
+        got.clear()
+        piece = slice(first, first + T)
+        lead = np.full((1, C), -1)
+        run = StepRun(np.r_[0, ids[piece]][None], np.r_[lead, vel[piece]][None].astype(np.int8),
+                      np.r_[lead, off[piece]][None].astype(np.int8), np.zeros(T + 1, bool),
+                      np.r_[15, index[piece] % 16], np.arange(T + 1) - 1,
+                      np.tile([2, 1, 4], (T + 1, 1)), T + 1, T + 1, force_tokens=True)
+        run_steps(runtime, run, SamplingConfig(), bar_token(get_kit("9")), False,
+                  VariationRngs([np.random.default_rng(0)]))
+        np.testing.assert_allclose(np.stack(got), want[row].numpy(), atol=1e-5, rtol=0)

@@ -77,6 +77,35 @@ def test_random_windows_are_drawn_in_proportion_to_steps_not_tracks():
     assert abs(short - 100 * 19 / (10 * 999 + 100 * 19)) < 0.03  # ~16 %, not ~91 %
 
 
+def test_piece_starts_move_a_share_of_random_windows_to_a_bar_line_after_a_lead_step():
+    """Such a window predicts a bar's first step from a silent lead step (offset -1: the
+    track's first bar); the others, and a plan without piece starts, are as before."""
+    from drumrnn.training.batches import epoch_plan
+
+    lengths = np.r_[np.full(10, 300), 40]  # the last track opens 4 steps into a bar
+    starts = np.r_[0, np.cumsum(lengths)]
+    n = int(starts[-1])
+    index = np.r_[np.arange(3000) % 300, np.arange(40)]
+    position = np.r_[index[:3000] % 16, (np.arange(40) + 4) % 16]
+    tracks = TrackArrays(np.ones(n, np.int64), starts, index, position,
+                         np.zeros((n, 2), np.float32))
+    plain = epoch_plan(tracks, batch=64, window=16, mode="random", seed=0, epoch=0)
+    plan = epoch_plan(tracks, batch=64, window=16, mode="random", seed=0, epoch=0,
+                      piece_starts=0.25)
+    track, offset, reset = plan.rows.reshape(-1, 3).T
+    lead = reset == 2
+    assert 0.2 < lead.mean() < 0.3 and set(reset.tolist()) == {1, 2}
+    assert (offset[~lead] == plain.rows.reshape(-1, 3)[~lead, 1]).all()
+    first = starts[track] + np.maximum(offset + 1, 0)  # the step a window predicts first
+    at_bar = position[first] == 0
+    assert at_bar[lead & (track < 10)].all()
+    assert (at_bar | (offset == -1))[lead].all() and (offset[lead] == -1).any()
+    out = gather(tracks, plan.rows[0], 16)
+    rows = plan.rows[0, :, 2] == 2
+    assert (out["inputs"][rows, 0] == 0).all() and (out["index"][rows, 0] == -1).all()
+    assert (out["inputs"][~rows, 0] == 1).all()
+
+
 def test_bar_ago_ids_are_the_tokens_one_and_two_bars_before_the_predicted_step():
     from drumrnn.model.tracks import bar_ago_ids
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -731,3 +732,21 @@ def plot_features(generated: PatternSet, reference: PatternSet, folder: str | Pa
         fig.savefig(tmp, format="png", dpi=80)
     plt.close(fig)
     return path
+
+
+def style_mix(data: str | Path, split: str, n: int, known: tuple[str, ...]
+              ) -> dict[str | None, int]:
+    """How many of ``n`` patterns each style gets: in proportion to the split's beat bars
+    of that style (largest remainders); styles the model does not know count as unknown."""
+    bars: Counter = Counter()
+    for entry in load_dataset(data).manifest["files"]:
+        labels = entry.get("labels") or {}
+        if entry.get("split") == split and labels.get("kind") == "beat":
+            style = labels.get("style")
+            bars[style if style in known else None] += entry["tokens"]
+    total = sum(bars.values())
+    quota = {style: n * count / total for style, count in bars.items()}
+    counts = {style: int(q) for style, q in quota.items()}
+    for style in sorted(quota, key=lambda s: int(counts[s]) - quota[s])[:n - sum(counts.values())]:
+        counts[style] += 1
+    return {style: k for style, k in counts.items() if k}

@@ -23,7 +23,8 @@ from drumrnn.training.train_config import MODES
 class EpochPlan:
     """The batches of one epoch.
 
-    ``rows``: int64 (n_batches, batch, 3) of (track, offset, reset), track -1 = padding.
+    ``rows``: int64 (n_batches, batch, 3) of (track, offset, reset), track -1 = padding;
+    reset 2 marks a piece start (:func:`epoch_plan`), whose offset may be -1.
     ``lengths``: each batch's window length. ``independent``: bool per batch; such a batch
     starts from a zero state and leaves the carried state of the other batches alone.
     """
@@ -37,7 +38,7 @@ class EpochPlan:
 
 
 def epoch_plan(tracks: TrackArrays, batch: int, window: int, mode: str, seed: int,
-               epoch: int, whole_tracks: bool = False) -> EpochPlan:
+               epoch: int, whole_tracks: bool = False, piece_starts: float = 0.0) -> EpochPlan:
     """The windows of one epoch, a pure function of ``seed`` and ``epoch``.
 
     Stateful: tracks longer than a window are cut into pieces of consecutive windows that
@@ -46,6 +47,11 @@ def epoch_plan(tracks: TrackArrays, batch: int, window: int, mode: str, seed: in
     as long as their longest track (GMD's median track is 2 bars: padding every fill to a
     long window would make two thirds of each batch padding). Random: independent windows at
     random places, tracks drawn in proportion to their length.
+
+    ``piece_starts`` (random mode, steps encodings): this share of the windows starts as a
+    generated piece does, after a silent lead step at a bar line (:func:`gather`), where the
+    labels are all the model has to go on; each such window moves back to the bar line at or
+    before the step it would have predicted first (offset -1: the track's first bar).
     """
     if mode not in MODES:
         raise DrumrnnError(f"unknown window mode {mode!r}; choose stateful or random")
@@ -58,7 +64,17 @@ def epoch_plan(tracks: TrackArrays, batch: int, window: int, mode: str, seed: in
         chosen = rng.choice(usable, size=(n_batches, batch), p=weights)
         # a window reads window + 1 tokens: offsets 0 .. length - window - 1
         offsets = rng.integers(0, np.maximum(lengths[chosen] - window, 1))
-        rows = np.stack([chosen, offsets, np.ones_like(chosen)], axis=-1)
+        reset = np.ones_like(chosen)
+        if piece_starts:
+            if tracks.position is None:
+                raise DrumrnnError("piece starts need a steps encoding (bar positions)")
+            lead = rng.random(chosen.shape) < piece_starts
+            first = tracks.starts[chosen] + offsets + 1  # the step each window predicts first
+            # (a track that opens mid-bar: its first step, at offset -1)
+            offsets = np.where(lead, np.maximum(offsets - np.asarray(tracks.position[first]),
+                                                -1), offsets)
+            reset = reset + lead
+        rows = np.stack([chosen, offsets, reset], axis=-1)
         return EpochPlan(rows, np.full(n_batches, window, dtype=np.int64),
                          np.ones(n_batches, dtype=bool))
     targets = lengths - 1
@@ -125,6 +141,10 @@ def gather(tracks: TrackArrays, windows: np.ndarray, window: int, label_dropout:
     that would look back past that token read as "not there" (0 and ``none_id``). Otherwise
     a model learns to copy the history its state never saw and, generating from nothing,
     meets starts it was hardly trained on.
+
+    A piece start (reset 2, see :func:`epoch_plan`) reads a silent lead step as its first
+    input, with no feel and step index -1, and counts its steps from there, exactly as
+    conditioned generation begins a piece.
     """
     track, offset, reset = windows[:, 0], windows[:, 1], windows[:, 2]
     pad = track < 0
@@ -133,17 +153,24 @@ def gather(tracks: TrackArrays, windows: np.ndarray, window: int, label_dropout:
     steps = np.arange(window + 1)
     local = offset[:, None] + steps[None, :]
     real = (local < length[:, None]) & ~pad[:, None]
-    at = start[:, None] + np.minimum(local, length[:, None] - 1)
+    at = start[:, None] + np.clip(local, 0, length[:, None] - 1)
     out = {"inputs": tracks.ids[at[:, :-1]], "targets": tracks.ids[at[:, 1:]],
            "mask": real[:, 1:].astype(np.float32), "reset": (reset > 0) | pad,
            "index": tracks.index[at[:, :-1]]}
-    fresh = ((reset > 0) & (offset > 0))[:, None]  # rows that start inside a track
+    lead = (reset == 2) & ~pad
+    fresh = (((reset > 0) & (offset > 0)) | lead)[:, None]  # rows that start inside a track
+    # a piece start's counts begin one step later: its first input is the lead step
+    late = lead[:, None].astype(np.int64)
+    if lead.any():
+        out["inputs"][lead, 0] = 0  # the silent step
+        out["index"][lead] = steps[:-1] - 1
     if tracks.position is not None:
         out["next_position"] = tracks.position[at[:, 1:]]
         lookback = tracks.lookback[at[:, :-1]]
         if fresh.any():  # the input at t compares with the one k + 1 bars before it
             for k in (0, 1):
-                lookback[..., k] *= ~(fresh & (steps[None, :-1] < (k + 1) * tracks.bar_steps))
+                lookback[..., k] *= ~(fresh & (steps[None, :-1] < (k + 1) * tracks.bar_steps
+                                               + late))
         out["lookback"] = lookback
     if tracks.delta_ids is not None:
         out["delta_inputs"] = tracks.delta_ids[at[:, :-1]]
@@ -152,7 +179,8 @@ def gather(tracks: TrackArrays, windows: np.ndarray, window: int, label_dropout:
         ago = tracks.bar_ago[at[:, :-1]]
         if fresh.any():  # the step predicted at t + 1 reads the ones k + 1 bars before it
             for k in (0, 1):
-                ago[..., k] = np.where(fresh & (steps[None, 1:] < (k + 1) * tracks.bar_slots),
+                ago[..., k] = np.where(fresh & (steps[None, 1:] < (k + 1) * tracks.bar_slots
+                                                + late),
                                        tracks.none_id, ago[..., k])
         out["bar_ago"] = ago
     if tracks.labels is not None:
@@ -163,6 +191,7 @@ def gather(tracks: TrackArrays, windows: np.ndarray, window: int, label_dropout:
         out["labels"] = labels
     if tracks.feel_in is not None:
         feel = tracks.feel_in[at[:, :-1]]
+        feel[lead, 0] = 0.0  # the lead step strikes nothing
         if tracks.feel_context:  # a fresh window's running feel starts with the window
             C = tracks.velocity_bins.shape[1]
             for row in np.flatnonzero(fresh[:, 0]):

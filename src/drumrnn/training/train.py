@@ -429,7 +429,7 @@ class Trainer:
             with _StopFlag() as stop:
                 while stopped_by is None:
                     plan = epoch_plan(self.train_tracks, cfg.batch, cfg.window, cfg.mode,
-                                      cfg.seed, self.epoch)
+                                      cfg.seed, self.epoch, piece_starts=cfg.piece_starts)
                     self._plan_len = len(plan)
                     while self.batch_in_epoch < len(plan) and stopped_by is None:
                         started = time.perf_counter()

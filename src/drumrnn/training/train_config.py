@@ -46,6 +46,10 @@ class TrainConfig(StoredConfig):
     label_dropout : float
         Models that read labels: each label of each window is replaced by unknown with this
         probability, so that any label may be left out when generating.
+    piece_starts : float
+        Random windows (steps encodings; stateful windows ignore it): this share starts as a generated piece does, at a
+        bar line after a silent lead step, with nothing but the labels to go on, so that the
+        first bars of an unprimed piece follow its style.
     feel_weight : float
         Models with feel heads: weight of the feel loss (nats per struck drum) against the
         token loss (nats per step).
@@ -80,6 +84,7 @@ class TrainConfig(StoredConfig):
     seed: int = 0
     threads: int = 0
     label_dropout: float = 0.25
+    piece_starts: float = 0.0
     feel_weight: float = 0.2
     snapshots: bool = False
     device: str = "auto"
@@ -100,6 +105,8 @@ class TrainConfig(StoredConfig):
             raise DrumrnnError(f"clip_mode must be norm or value, got {self.clip_mode!r}")
         if not 0 <= self.label_dropout <= 1:
             raise DrumrnnError(f"label_dropout must lie in [0, 1], got {self.label_dropout}")
+        if not 0 <= self.piece_starts <= 1:
+            raise DrumrnnError(f"piece_starts must lie in [0, 1], got {self.piece_starts}")
         check_not_negative(self, ("feel_weight",))
         if self.device not in DEVICES:
             raise DrumrnnError(f"unknown device {self.device!r}; choose {', '.join(DEVICES)}")

@@ -30,6 +30,7 @@ from drumrnn.data.dataset import PrepareConfig, prepare
 from drumrnn.generation.generate import DrumGenerator, GenerateConfig, bundled_model_path
 from drumrnn.measure.compare import (
     TOMS,
+    PatternSet,
     copied_share,
     cut_pieces,
     figures,
@@ -80,6 +81,20 @@ def generate_mix(generator: DrumGenerator, args, mix: dict[str | None, int]) -> 
     return patterns_from_hits("model, test styles", hits)
 
 
+def steering(generator: DrumGenerator, args, train_beats, test_beats, styles) -> list[str]:
+    """Table rows: closed hi-hat and ride hits per bar with each style label, beside the
+    real beats of that style (train and test): whether the label makes a funk groove funk."""
+    rows = []
+    for style in styles:
+        sets = [generate(generator, args, kind="beat", style=style)] + [
+            PatternSet(style, [p for p in real.pieces if p.style == style])
+            for real in (train_beats, test_beats)]
+        cells = [num(float(hits_per_bar(s, (drum,)).mean()))
+                 for s in sets for drum in ("closed hi-hat", "ride")]
+        rows.append(f"| {style} | " + " | ".join(cells) + " |")
+    return rows
+
+
 def pct(x: float) -> str:
     return NA if x is None or np.isnan(x) else f"{x:.0%}"
 
@@ -125,6 +140,11 @@ def main() -> None:
     matched = generate_mix(generator, args, mix) if mix else None
     fill_mode = generate(generator, args, kind="fill")
     fill_every = generate(generator, args, kind="beat", fill_every=4)
+    # the test's five largest styles (by beat bars) that the model knows
+    styles = sorted((s for s in mix or {} if s), key=lambda s: -mix[s])[:5]
+    train_beats = kind_subsets(train)["beat"]
+    steer = steering(generator, args, train_beats, beats, styles)
+    train_fig = figures(train_beats, piece_bars=args.bars, seed=args.seed)
 
     fig = figures(model, piece_bars=args.bars, seed=args.seed)
     mfig = figures(matched, piece_bars=args.bars, seed=args.seed) if matched else None
@@ -211,7 +231,13 @@ def main() -> None:
         f" (label options of the generator: {', '.join(labels) or 'none'}). Real drumming: "
         f"the GMD test split, {n_beats} beat files cut into {args.bars}-bar pieces and "
         f"{n_fills} fill files as they are. Timing in ms at each piece's tempo "
-        "(`drumrnn.measure.compare.figures` defines every figure).", "",
+        "(`drumrnn.measure.compare.figures` defines every figure). The train split's beats, "
+        "which the model learns from, have " + ", ".join(
+            f"{num(train_fig[key])} {key}" for key in (
+                "hits per bar", "closed hi-hat hits per bar", "ride hits per bar"))
+        + ": with the style unknown, a model true to them plays "
+        f"{num(train_fig['closed hi-hat hits per bar'] / real['closed hi-hat hits per bar'])} x "
+        "the test beats' closed hi-hat.", "",
         *([f"Second model column: the same {args.patterns} patterns spread over the styles "
            "in proportion to the test beats' bars of each style (" + ", ".join(
                f"{style or 'unknown'} {k}" for style, k in sorted(
@@ -223,6 +249,12 @@ def main() -> None:
          "real fills (GMD test) | target | met |" if matched else
          "| figure | model | real beats (GMD test) | real fills (GMD test) | target | met |"),
         "|---|---|---|---|---|---|" + ("---|" if matched else ""), *rows, "",
+        *(["Does the style label steer? Closed hi-hat and ride hits per bar with each style "
+           f"label (beat mode, {args.patterns} x {args.bars} bars x {args.sets} sets) beside "
+           "the real beats of that style:", "",
+           "| style | model hi-hat | model ride | train beats hi-hat | train beats ride | "
+           "test beats hi-hat | test beats ride |", "|---|---|---|---|---|---|---|", *steer, ""]
+          if steer else []),
         f"Reproduce: `python bench/groove.py{' --model ' + str(args.model) if args.model else ''}"
         " --write`. Machine: " + machine("numpy")])
     print(text)

@@ -57,6 +57,10 @@ pattern, or only its kick, takes one confident number. Training windows start fr
 state and see nothing before their first step (no bar-ago step, lookback flag or running
 feel from before it), as a generated piece sees nothing before its start."""
 
+PIECE_STARTS = """ {share:.0%} of them
+began at a bar line after a silent lead step, exactly as an unprimed piece begins, so that
+it learned to open a piece from its labels alone."""
+
 DEFAULT_LIMITS = """- It learned from one kit (Roland TD-11) played by 10 drummers, mostly rock, funk, jazz,
   latin and hip-hop grooves; 99% of the GMD is in 4/4 (12 of 1,150 files are not), so other
   meters are played as well as the table under "Other meters" shows."""
@@ -164,6 +168,7 @@ def main() -> None:
     m, cfg = bundled.header["metrics"], bundled.config
     conditioned = _conditioned_section(bundled, args.data) if args.data else ""
     limits = args.limits.read_text(encoding="utf-8").strip() if args.limits else DEFAULT_LIMITS
+    starts = bundled.header["training"].get("piece_starts", 0.0)
     card = f"""# Model card: drumrnn's bundled drummer
 
 `src/drumrnn/models/default.npz` ({TARGET.stat().st_size / 1e6:.1f} MB, float16 weights) is the
@@ -180,7 +185,8 @@ small enough to generate 16 x 32 bars in about 100 ms on one core, before feel h
 gates and the running feel made each step dearer (BENCHMARKS.md; "Limits" below).
 {WHAT_CONDITIONED.format(cfg=cfg, context=CONTEXT if cfg.feel_context else "",
                          dropout=bundled.header["training"]["label_dropout"],
-                         ago=(BAR_AGO if cfg.bar_ago else "") + (BAR_COPY if cfg.bar_copy else ""))
+                         ago=(BAR_AGO if cfg.bar_ago else "") + (BAR_COPY if cfg.bar_copy else "")
+                         + (PIECE_STARTS.format(share=starts) if starts else ""))
  if cfg.labels or cfg.feel else WHAT_PROFILE}
 
 ## Data

@@ -45,8 +45,8 @@ MAX_DISTANCES = 3000  # distances per KDE
 @dataclass
 class Piece:
     """One piece on the 16th grid: hits as (step, class, velocity) and raw onsets (quarters);
-    its tempo (quarters per minute, NaN when unknown) and whether it is a ``beat`` or a
-    ``fill`` (None when unknown)."""
+    its tempo (quarters per minute, NaN when unknown), whether it is a ``beat`` or a
+    ``fill`` and its style label (None when unknown)."""
 
     steps: np.ndarray
     classes: np.ndarray
@@ -55,6 +55,7 @@ class Piece:
     bar_starts: np.ndarray  # steps at which 4/4 bars of 16 steps start
     qpm: float = float("nan")
     kind: str | None = None
+    style: str | None = None
 
 
 @dataclass
@@ -67,12 +68,12 @@ class PatternSet:
 
 
 def _piece(steps, classes, velocities, quarters, positions, qpm: float = float("nan"),
-           kind: str | None = None) -> Piece:
+           kind: str | None = None, style: str | None = None) -> Piece:
     starts = np.flatnonzero(positions == 0)
     ends = np.r_[starts[1:], len(positions)]
     bars = starts[(ends - starts) == STEPS_PER_BAR]  # 4/4 bars only
     return Piece(np.asarray(steps), np.asarray(classes), np.asarray(velocities),
-                 np.asarray(quarters), bars, float(qpm), kind)
+                 np.asarray(quarters), bars, float(qpm), kind, style)
 
 
 _KIND_IN_NAME = re.compile(r"_(beat|fill)_")
@@ -127,7 +128,8 @@ def load_patterns(path: str | Path, split: str = "test", kit: Kit | None = None)
             entry = entries.get(i, {})
             pieces.append(_piece(steps, arrays["hit_classes"][a:b], arrays["hit_velocities"][a:b],
                                  quarters, np.asarray(arrays["positions"][starts[i]:starts[i + 1]]),
-                                 _entry_qpm(entry), _entry_kind(entry)))
+                                 _entry_qpm(entry), _entry_kind(entry),
+                                 (entry.get("labels") or {}).get("style")))
         return PatternSet(f"{path} ({split})", pieces)
     if not path.is_dir():
         raise DrumrnnError(f"no such folder: {path}")

@@ -92,11 +92,11 @@ def _conditioned_section(model, data: Path) -> str:
 
 METERS = ((4, 4), (3, 4), (6, 8), (5, 4), (7, 8))
 METER_NOTES = """\
-Measured on the model bundled on 2026-11-30 with copy gates and the running feel (re-measure
-after retraining): in 3/4, 6/8, 5/4 and 7/8 it kept the bar lines it was given about as well
-as in 4/4 (kick on beat 1 in 69-78% of bars against 75%) at the same density per quarter
-note (4.9-5.0 hits), with one empty bar in 5/4 (0.4%) and none elsewhere. 3/4 and 6/8 are
-the same 12 steps to the network: nothing tells it to accent 6/8 in two."""
+Measured on the model bundled on 2026-11-30, trained with piece starts (re-measure after
+retraining): in 3/4, 6/8, 5/4 and 7/8 it kept the bar lines it was given about as well as in
+4/4 (kick on beat 1 in 66-76% of bars against 68%) at about the same density per quarter
+note (4.3-4.6 hits against 4.6), with 1% empty bars in 3/4 and 6/8 and none elsewhere. 3/4
+and 6/8 are the same 12 steps to the network: nothing tells it to accent 6/8 in two."""
 
 
 def meter_section(model_path: Path, num: int = 64, bars: int = 8, seed: int = 0) -> str:

@@ -96,7 +96,7 @@ def test_page_loads_without_errors_and_names_every_row(page):
 
 
 def test_generate_fills_the_grid_and_the_page_is_captured(page, tmp_path_factory):
-    fixed_seed(page, 62, 2)  # a seed whose pattern shows a groove (README's screenshot)
+    fixed_seed(page, 41, 2)  # a seed whose pattern shows a groove (README's screenshot)
     press(page, "generate", "Generated")
     data = grid(page)
     assert cells(data).shape == (9, 32) and np.count_nonzero(cells(data)) > 8
@@ -109,7 +109,7 @@ def test_generate_fills_the_grid_and_the_page_is_captured(page, tmp_path_factory
 
 
 def test_edited_bars_survive_continue(page):
-    fixed_seed(page, 3, 2)  # a seed whose ride row leaves step 7 free for the keyboard
+    fixed_seed(page, 6, 2)  # a seed whose ride row leaves step 7 free for the keyboard
     press(page, "generate", "Generated")
     ride = page.locator(".row:not(.head)").nth(8).locator(".cell")
     was = cells(grid(page))[8, 3]

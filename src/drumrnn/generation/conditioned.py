@@ -25,6 +25,7 @@ from drumrnn.generation.sampling import (
     sample,
 )
 from drumrnn.model.feel import (
+    CONTEXT_RATE,
     RunningFeel,
     centers,
     feel_inputs,
@@ -208,7 +209,7 @@ class _Loop:
         running = self._running(self._given(0))
         if running is not None:
             vel_c, off_c = (c.tolist() for c in centers(bins))
-            rv, ro, rw = *running.sums[0].tolist(), float(running.weights[0])
+            rv, ro, rw = running.sums[0].tolist()
             context = running.value
         for s in range(L - 1):
             token = tokens[s]
@@ -342,20 +343,26 @@ class _Loop:
         if feel:
             drums = self.drums
             n_struck = drums.sum(axis=1)
+            # per token: the running feel's divisor (struck drums, at least 1) and rate
+            counts = np.maximum(n_struck, 1)
+            rates = np.where(n_struck > 0, CONTEXT_RATE, 0.0)
             # rank of each struck drum among its step's struck drums: its unit of the pool
             rank = np.cumsum(drums, axis=1) - 1
             pool = self.pool.reshape(-1, 2, bins)
             # each row's next unit of the pool (all used: the first struck drum refills),
-            # and its end
+            # the next after this step's, and its end
             end = np.arange(B) * self.width + self.units
-            cursor = end.copy()
+            cursor, after = end.copy(), end.copy()
             # the input value of each (class, quantity, bin), then a bin's worth of zeros;
             # per token, where each drum's (quantity, bin 0) lies there (silent: the zeros)
             vel, off = centers(bins)
             values = np.r_[np.tile(np.stack([vel, off])[None], (C, 1, 1)).reshape(-1),
                            np.zeros(bins, np.float32)]
             base = np.where(drums[:, :, None], np.arange(2 * C).reshape(C, 2) * bins, 2 * C * bins)
-            picks = np.zeros((L, B, C, 2), dtype=np.int8)  # bins < 128
+            # the bins of each row's drums, stale where silent (base sends those to zeros)
+            picked = np.zeros((B * C, 2), np.int64)
+            codes_in = np.empty((B, C, 2), np.int64)
+            picks = []  # each step's bins of its struck drums, (row, class) in order
             given = self._given(0)
             feel_in = self._by_class(given)
         running = self._running(given) if feel else None
@@ -402,25 +409,34 @@ class _Loop:
                 continue
             now = tokens[:, t]
             k = n_struck.take(now)
-            for row in np.flatnonzero(cursor + k > end):
-                self.refill(row)
-                cursor[row] = end[row] - self.units
-            # each row's noise: its struck drums' units in class order (others: unused)
-            scores = pool.take(cursor[:, None] + rank.take(now, 0), 0)
-            cursor += k
-            flat = scores.reshape(B, -1)
-            flat += rt.feel_logits(state, now)
-            picked = scores.reshape(-1, bins).argmax(1).reshape(B, C, 2)
-            picks[t] = picked
-            picked += base.take(now, 0)
-            feel_in = values.take(picked).reshape(B, 2 * C)
+            np.add(cursor, k, out=after)
+            if (after > end).any():
+                for row in np.flatnonzero(after > end):
+                    self.refill(row)
+                    cursor[row] = end[row] - self.units
+                    after[row] = cursor[row] + k[row]
+            # the struck (row, class) pairs alone: the silent ones' argmax cost as much
+            struck = np.flatnonzero(drums.take(now, 0))
+            # each one's noise: its row's units in class order
+            scores = pool.take((rank.take(now, 0) + cursor[:, None]).take(struck), 0)
+            cursor, after = after, cursor
+            scores += rt.feel_logits(state, now).reshape(B * C, 2, bins).take(struck, 0)
+            chosen = scores.reshape(-1, bins).argmax(1).reshape(-1, 2)
+            picks.append(chosen)
+            picked[struck] = chosen
+            feel_in = values.take(np.add(picked.reshape(B, C, 2), base.take(now, 0), out=codes_in))
+            feel_in = feel_in.reshape(B, 2 * C)
             if running is not None:  # (class, quantity) order: a silent class reads 0, 0
-                running.add(feel_in.reshape(B, C, 2).sum(1) / np.maximum(k, 1)[:, None], k > 0)
+                running.add_totals(feel_in.reshape(B, C, 2).sum(1), counts.take(now),
+                                   rates.take(now))
         if feel:  # the sampled bins of the struck drums; -1 elsewhere
             done = slice(n_fixed_feel, L)
-            struck = drums[tokens[:, done]]  # (B, L', C)
-            run.velocity_bins[:, done] = np.where(struck, picks[done, ..., 0].transpose(1, 0, 2), -1)
-            run.offset_bins[:, done] = np.where(struck, picks[done, ..., 1].transpose(1, 0, 2), -1)
+            struck = drums[tokens[:, done].T]  # (L', B, C), in the order of ``picks``
+            chosen = np.concatenate(picks) if picks else np.zeros((0, 2), np.int64)
+            for q, out in enumerate((run.velocity_bins, run.offset_bins)):
+                value = np.full(struck.shape, -1, np.int8)
+                value[struck] = chosen[:, q]
+                out[:, done] = value.transpose(1, 0, 2)
 
 
 def beam_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: int,

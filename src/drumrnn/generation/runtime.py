@@ -198,10 +198,12 @@ class NumpyDrumModel:
         if cfg.bar_copy:  # two gate rows after the token logits (steps only: no delta head)
             heads.append(w["copy_gate.weight"])
             biases.append(w["copy_gate.bias"])
-        if cfg.drum_copy:  # then 2 x C drum gate rows
+        if cfg.drum_copy:  # then 2 x C drum gate rows, drum by drum: (C, 2) (bars 1, 2 back)
             self.drum_row = sum(len(h) for h in heads)
-            heads.append(w["drum_gate.weight"])
-            biases.append(w["drum_gate.bias"])
+            C = vocab.n_classes
+            by_drum = np.arange(2 * C).reshape(2, C).T.reshape(-1)
+            heads.append(w["drum_gate.weight"][by_drum])
+            biases.append(w["drum_gate.bias"][by_drum])
             signs = drum_signs(vocab)
             self.signs_t = _matrix(signs.T)  # (C, V + 1): a bar-ago token's signs, a column
             self.token_signs = _matrix(signs[:vocab.size])
@@ -220,6 +222,7 @@ class NumpyDrumModel:
         self.has_bar_ago, self.has_copy = bool(cfg.bar_ago), bool(cfg.bar_copy)
         self.has_drum_copy = bool(cfg.drum_copy)
         self.copies = self.has_copy or self.has_drum_copy  # reads bar_ago in _logits
+        self._cols: dict[int, np.ndarray] = {}
         if cfg.feel:
             C = vocab.n_classes
             if self.events:  # the event's drum, one-hot
@@ -231,6 +234,7 @@ class NumpyDrumModel:
             # (V, F + 1): the last column leaves the head's constant 1 as it is
             self.feel_drums = _matrix(np.hstack([drums @ w["feel_drums.weight"].T,
                                                  np.zeros((len(drums), 1))]))
+            self.feel_drums_t = _matrix(self.feel_drums.T)  # a batch's rows are its columns
             # output rows in (group, quantity, bin) order, as the feel rows of ``inputs``
             out = np.hstack([w["feel_out.weight"], w["feel_out.bias"][:, None]])
             bins = cfg.feel_bins
@@ -249,7 +253,7 @@ class NumpyDrumModel:
 
     # -- state ------------------------------------------------------------------------------
     # feature-major arrays (batch on axis 1), except the batch-first attention memory
-    _BATCH_FIRST = ("rows", "more", "keys", "values", "valid", "att_in", "feel_drums")
+    _BATCH_FIRST = ("rows", "more", "keys", "values", "valid", "att_in")
     _SCRATCH = ("rows", "more", "gates", "gh", "tmp", "pre", "att_in", "feel_drums")
 
     def start(self, batch: int, random_state: float = 0.0,
@@ -272,7 +276,7 @@ class NumpyDrumModel:
                  "top": np.ones((self.head_in + 1, batch), np.float32),
                  "head": np.zeros((len(self.head), batch), np.float32)}  # the last step's
         if cfg.feel:
-            state["feel_drums"] = np.empty((batch, cfg.feel + 1), np.float32)
+            state["feel_drums"] = np.empty((cfg.feel + 1, batch), np.float32)
         for xh in state["xh"]:
             xh[-1] = 1.0
         if random_state:
@@ -370,7 +374,8 @@ class NumpyDrumModel:
     def feel_logits(self, state: dict, tokens: np.ndarray) -> np.ndarray:
         """The feel logits of :meth:`feel` as computed, batch first: (B, groups * quantities
         * bins) in (class, quantity, bin) order, a class's logits together."""
-        hid = state["head"][self.feel_row:] + _take(self.feel_drums, tokens, state["feel_drums"]).T
+        hid = state["head"][self.feel_row:]  # in place: once per step
+        hid += self.feel_drums_t.take(tokens, 1, state["feel_drums"], "clip")
         np.maximum(hid, 0, out=hid)
         return np.dot(hid.T, self.feel_o.T)
 
@@ -486,32 +491,44 @@ class NumpyDrumModel:
         """The logits (B, V) in a head output; with copy gates (the two rows after the token
         logits), each gate added to the logit of its bar-ago token ("none", id V, lands on a
         gate row, dropped)."""
-        if self.has_copy and bar_ago is not None:
-            V = self.n_out
-            gates = head[V:V + 2].copy()
-            if head.shape[1] == 1:  # scalars: a third of the fancy indexing's time
-                one, two = bar_ago[0].tolist()
-                head[one, 0] += gates[0, 0]
-                head[two, 0] += gates[1, 0]
-            else:  # flat indices into the (rows, B) head: one fancy add per gate
-                B = head.shape[1]
-                flat, cols = head.reshape(-1), np.arange(B)
-                flat[bar_ago[:, 0] * B + cols] += gates[0]
-                flat[bar_ago[:, 1] * B + cols] += gates[1]
-        if self.has_drum_copy and bar_ago is not None:
+        if bar_ago is None or not self.copies:
+            return head[:self.n_logits].T
+        V, B = self.n_out, head.shape[1]
+        if B == 1:  # Python numbers: a third of the fancy indexing's time
+            one, two = bar_ago[0].tolist()
+            h = head[:, 0]
+            if self.has_copy:  # as below, no copy of the gates needed
+                h[one] += h[V]
+                h[two] += h[V + 1]
+            if self.has_drum_copy:
+                at = self.drum_row
+                both = head[at:at + 2 * len(self.signs_t), 0] * self.signs_t[:, (one, two)].ravel()
+                h[:V] += np.dot(self.token_signs, np.add(both[0::2], both[1::2]))
+            return head[:self.n_logits].T
+        ago = bar_ago.T  # (2, B)
+        if self.has_copy:  # flat indices into the (rows, B) head: one fancy add per gate
+            flat = head.reshape(-1)
+            index = ago * B
+            index += self._columns(B)
+            # no copy of the gates needed: "none" lands on gate 0's row, which the first add
+            # reads whole before it writes, and gate 1's row is never written
+            flat[index[0]] += head[V]
+            flat[index[1]] += head[V + 1]
+        if self.has_drum_copy:
             # each step's score: the gates of the drums it agrees on with bars 1 and 2 back,
-            # less those it disagrees on (signs +-1; none before the track)
+            # less those it disagrees on (signs +-1; none before the track); gate rows drum
+            # by drum, (C, 2, B), against the signs of the two tokens, one take
             at, C = self.drum_row, len(self.signs_t)
-            if head.shape[1] == 1:  # fewer calls: two sign columns
-                one, two = bar_ago[0].tolist()
-                weight = head[at:at + C, 0] * self.signs_t[:, one]
-                weight += head[at + C:at + 2 * C, 0] * self.signs_t[:, two]
-                head[:self.n_out, 0] += np.dot(self.token_signs, weight)
-            else:  # feature-major, (C, B): no transposed copies
-                weight = head[at:at + C] * self.signs_t.take(bar_ago[:, 0], 1)
-                weight += head[at + C:at + 2 * C] * self.signs_t.take(bar_ago[:, 1], 1)
-                head[:self.n_out] += np.dot(self.token_signs, weight)
+            both = head[at:at + 2 * C].reshape(C, 2, B) * self.signs_t.take(ago, 1)
+            head[:V] += np.dot(self.token_signs, np.add(both[:, 0], both[:, 1]))
         return head[:self.n_logits].T
+
+    def _columns(self, batch: int) -> np.ndarray:
+        """``arange(batch)``, made once per batch size."""
+        cols = self._cols.get(batch)
+        if cols is None:
+            cols = self._cols[batch] = np.arange(batch)
+        return cols
 
     def _cell(self, state: dict, layer: int) -> np.ndarray:
         """Update layer ``layer``'s h (and c) in place from its pre-activations (the state's

@@ -20,6 +20,7 @@ VELOCITY_TOP = 128.0
 #: Each struck step moves the running feel this far towards its own mean (half-life: 22
 #: struck steps, about two bars of a groove).
 CONTEXT_RATE = 1 / 32
+_TINY = 1e-300
 
 
 def velocity_bins(velocities: np.ndarray, bins: int) -> np.ndarray:
@@ -106,23 +107,38 @@ def running_feel(means: np.ndarray, struck: np.ndarray, restart: np.ndarray | No
 
 class RunningFeel:
     """The running feel of B pieces kept step by step (:func:`feel_step` on arrays):
-    ``value`` (B, 2) float32, the input a ``feel_context`` model reads."""
+    ``value`` (B, 2) float32, the input a ``feel_context`` model reads; ``sums`` (B, 3) the
+    weighted sums of velocity and offset and their weight."""
 
     def __init__(self, batch: int):
-        self.sums = np.zeros((batch, 2))
-        self.weights = np.zeros(batch)
+        # the weight starts at TINY, not 0, so that ``value`` reads 0 before the first struck
+        # step without a guard; that step rounds it away (TINY + RATE * (1 - TINY) == RATE)
+        self.sums = np.zeros((batch, 3))
+        self.sums[:, 2] = _TINY
         self.value = np.zeros((batch, 2), dtype=np.float32)
+        self._target = np.ones((batch, 3))  # the step's means, and weight 1
+        self._delta = np.empty((batch, 3))
 
     def add(self, means: np.ndarray, struck: np.ndarray) -> None:
         """One step of each piece: its struck drums' mean inputs (B, 2), whether any is
         struck (B,)."""
-        rate = np.where(struck, CONTEXT_RATE, 0.0)
-        self.sums += rate[:, None] * (np.asarray(means) - self.sums)
-        self.weights += rate * (1.0 - self.weights)
-        np.divide(self.sums, np.maximum(self.weights, 1e-300)[:, None], out=self.value)
+        self._target[:, :2] = means
+        self._move(np.multiply(struck, CONTEXT_RATE))
+
+    def add_totals(self, totals: np.ndarray, counts: np.ndarray, rate: np.ndarray) -> None:
+        """:meth:`add` from the struck drums' summed inputs (B, 2), their number, at least 1
+        (B,), and each piece's rate (B,): ``CONTEXT_RATE`` where struck, else 0."""
+        np.divide(totals, counts[:, None], out=self._target[:, :2])
+        self._move(rate)
+
+    def _move(self, rate: np.ndarray) -> None:
+        np.subtract(self._target, self.sums, out=self._delta)
+        self._delta *= rate[:, None]
+        self.sums += self._delta
+        np.divide(self.sums[:, :2], self.sums[:, 2:], out=self.value)
 
     def select(self, rows: np.ndarray) -> RunningFeel:
         """The running feel of the given pieces (beam search reorders its beams)."""
         out = RunningFeel(len(rows))
-        out.sums, out.weights, out.value = self.sums[rows], self.weights[rows], self.value[rows]
+        out.sums, out.value = self.sums[rows], self.value[rows]
         return out

@@ -205,7 +205,8 @@ class NumpyDrumModel:
             heads.append(w["drum_gate.weight"][by_drum])
             biases.append(w["drum_gate.bias"][by_drum])
             signs = drum_signs(vocab)
-            self.signs_t = _matrix(signs.T)  # (C, V + 1): a bar-ago token's signs, a column
+            self.signs = _matrix(signs)  # (V + 1, C): a bar-ago token's signs, a row
+            self.signs_t = _matrix(signs.T)  # the same as columns, for a batch
             self.token_signs = _matrix(signs[:vocab.size])
         if self.events:
             heads.append(w["delta_head.weight"])
@@ -501,9 +502,11 @@ class NumpyDrumModel:
                 h[one] += h[V]
                 h[two] += h[V + 1]
             if self.has_drum_copy:
-                at = self.drum_row
-                both = head[at:at + 2 * len(self.signs_t), 0] * self.signs_t[:, (one, two)].ravel()
-                h[:V] += np.dot(self.token_signs, np.add(both[0::2], both[1::2]))
+                at, signs = self.drum_row, self.signs
+                gate = head[at:at + 2 * len(signs[0]), 0]
+                weight = gate[0::2] * signs[one]
+                weight += gate[1::2] * signs[two]
+                h[:V] += np.dot(self.token_signs, weight)
             return head[:self.n_logits].T
         ago = bar_ago.T  # (2, B)
         if self.has_copy:  # flat indices into the (rows, B) head: one fancy add per gate

@@ -193,7 +193,7 @@ class _Loop:
         column, feel_codes = codes[:, None], codes[head:].reshape(C, 2)
         n_feel = 0
         a1 = a2 = V  # the tokens one and two bars before the predicted step (V: none)
-        pair = np.full((1, 2), V) if rt.copies else None  # the same, for the copy gates
+        copies = rt.copies
         sample_tokens, n_fixed, n_fixed_feel = not run.force_tokens, run.n_fixed, run.n_fixed_feel
         fast, block, noise = self.fast, self.block, self.noise[0] if self.fast else None
         schedule, units, mask_bar = self.schedule, self.units, self.bar_tokens
@@ -230,9 +230,8 @@ class _Loop:
                         a2 = tokens[s + 1 - 2 * back]
                 codes[1] = ago[0] + a1
                 codes[2] = ago[1] + a2
-                if pair is not None:
-                    pair[0] = a1, a2
-            logits = step(state, column[:head + n_feel], schedule[s], None, pair,
+            logits = step(state, column[:head + n_feel], schedule[s], None,
+                          ((a1, a2),) if copies else None,
                           None if running is None else context)
             t = s + 1
             if sample_tokens and t >= n_fixed:
@@ -276,10 +275,13 @@ class _Loop:
             bins_k = scores.argmax(2)
             picked.append(bins_k)
             if running is not None:
-                pairs = bins_k.tolist()
-                rv, ro, rw = feel_step(rv, ro, rw, sum(vel_c[v] for v, _ in pairs) / k,
-                                       sum(off_c[o] for _, o in pairs) / k)
-                context[0] = rv / rw, ro / rw
+                total_v = total_o = 0.0
+                for v, o in bins_k.tolist():
+                    total_v += vel_c[v]
+                    total_o += off_c[o]
+                rv, ro, rw = feel_step(rv, ro, rw, total_v / k, total_o / k)
+                context[0, 0] = rv / rw  # two items: a tuple's conversion costs more
+                context[0, 1] = ro / rw
             np.add(bins_k, base[token], out=feel_codes[:k])
         run.tokens[0] = tokens
         if feel:
@@ -416,7 +418,7 @@ class _Loop:
                     cursor[row] = end[row] - self.units
                     after[row] = cursor[row] + k[row]
             # the struck (row, class) pairs alone: the silent ones' argmax cost as much
-            struck = np.flatnonzero(drums.take(now, 0))
+            struck = drums.take(now, 0).ravel().nonzero()[0]
             # each one's noise: its row's units in class order
             scores = pool.take((rank.take(now, 0) + cursor[:, None]).take(struck), 0)
             cursor, after = after, cursor

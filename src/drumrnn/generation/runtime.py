@@ -437,8 +437,9 @@ class NumpyDrumModel:
         bar-ago tokens' rows (``ago_at[i] + token``, vocabulary size: none) and the struck
         drums' feel rows (``feel_at + ((class * 2 + quantity) * bins + bin)``) in any order
         and number (or ``feel_in``: (B, 2C) the input values in (class, quantity) order);
-        ``extra``: a :meth:`schedule` row; ``bar_ago``: as in :meth:`step`, for the copy
-        gates; ``context``: (B, 2) the running feel (``feel_context`` models)."""
+        ``extra``: a :meth:`schedule` row; ``bar_ago``: as in :meth:`step` (batch 1: also
+        ``((a1, a2),)``, Python numbers), for the copy gates; ``context``: (B, 2) the running
+        feel (``feel_context`` models)."""
         rows = state["rows"]
         np.add.reduce(self.inputs.take(codes, 0, None, "clip"), 0, None, rows)
         if feel_in is not None:
@@ -496,7 +497,7 @@ class NumpyDrumModel:
             return head[:self.n_logits].T
         V, B = self.n_out, head.shape[1]
         if B == 1:  # Python numbers: a third of the fancy indexing's time
-            one, two = bar_ago[0].tolist()
+            one, two = bar_ago[0]
             h = head[:, 0]
             if self.has_copy:  # as below, no copy of the gates needed
                 h[one] += h[V]

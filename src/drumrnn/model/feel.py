@@ -20,7 +20,7 @@ VELOCITY_TOP = 128.0
 #: Each struck step moves the running feel this far towards its own mean (half-life: 22
 #: struck steps, about two bars of a groove).
 CONTEXT_RATE = 1 / 32
-_TINY = 1e-300
+_TINY = 1e-300  # RunningFeel's weight before the first struck step
 
 
 def velocity_bins(velocities: np.ndarray, bins: int) -> np.ndarray:
@@ -132,6 +132,7 @@ class RunningFeel:
         self._move(rate)
 
     def _move(self, rate: np.ndarray) -> None:
+        """:func:`feel_step` towards ``_target`` at each piece's rate (0: unchanged)."""
         np.subtract(self._target, self.sums, out=self._delta)
         self._delta *= rate[:, None]
         self.sums += self._delta

@@ -47,9 +47,9 @@ class TrainConfig(StoredConfig):
         Models that read labels: each label of each window is replaced by unknown with this
         probability, so that any label may be left out when generating.
     piece_starts : float
-        Random windows (steps encodings; stateful windows ignore it): this share starts as a generated piece does, at a
-        bar line after a silent lead step, with nothing but the labels to go on, so that the
-        first bars of an unprimed piece follow its style.
+        Random windows (steps encodings; stateful windows ignore it): this share starts as
+        a generated piece does, at a bar line after a silent lead step, with nothing but the
+        labels to go on, so that the first bars of an unprimed piece follow its style.
     feel_weight : float
         Models with feel heads: weight of the feel loss (nats per struck drum) against the
         token loss (nats per step).

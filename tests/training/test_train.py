@@ -174,6 +174,8 @@ def test_corrupt_and_foreign_model_files(tmp_path):
     (["train", "{steps}", "--out", "{run}", "--preset", "lstmetallica"], "--bar-tokens"),
     (["train", "{events}", "--out", "{run}", "--preset", "drummer", "--lookback", "true"],
      "need the steps encoding"),
+    (["train", "{events}", "--out", "{run}", "--preset", "drummer", "--mode", "random",
+      "--piece-starts", "0.25"], "piece starts need the steps encoding"),
     (["train", "{lonely}", "--out", "{run}"], "validation split is empty"),
     (["train", "--resume", "{run}"], "no checkpoint"),
     (["info", "{missing}"], "no model file"),

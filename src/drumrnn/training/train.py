@@ -174,6 +174,12 @@ class Trainer:
             raise DrumrnnError("counters, lookback and position embedding need the steps encoding")
         if self.vocab.encoding == "events" and (model_cfg.labels or model_cfg.bar_ago):
             raise DrumrnnError("labels and bar-ago inputs need the steps encoding")
+        if train_cfg.piece_starts and train_cfg.mode == "random" and (
+                self.vocab.encoding != "steps" or self.vocab.bar_token >= 0):
+            # a piece start is a lead step before a bar's first step, as generation lays out
+            # a steps piece without BAR tokens
+            raise DrumrnnError("piece starts need the steps encoding without BAR tokens "
+                               "(or --piece-starts 0)")
         self.labels = label_vocab_of(self.dataset.manifest) if model_cfg.labels else None
         if self.labels is not None:
             self.vocab = dataclasses.replace(self.vocab, label_sizes=self.labels.sizes)

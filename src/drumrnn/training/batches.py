@@ -158,7 +158,8 @@ def gather(tracks: TrackArrays, windows: np.ndarray, window: int, label_dropout:
            "mask": real[:, 1:].astype(np.float32), "reset": (reset > 0) | pad,
            "index": tracks.index[at[:, :-1]]}
     lead = (reset == 2) & ~pad
-    fresh = (((reset > 0) & (offset > 0)) | lead)[:, None]  # rows that start inside a track
+    # rows that see nothing before their window: inside a track, or at a piece start
+    fresh = (((reset > 0) & (offset > 0)) | lead)[:, None]
     # a piece start's counts begin one step later: its first input is the lead step
     late = lead[:, None].astype(np.int64)
     if lead.any():

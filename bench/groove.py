@@ -38,6 +38,7 @@ from drumrnn.measure.compare import (
     kind_subsets,
     load_patterns,
     patterns_from_hits,
+    play_style_mix,
     style_mix,
 )
 from drumrnn.model.model_file import load_model_file
@@ -72,12 +73,7 @@ def seeds(args) -> range:
 
 def generate_mix(generator: DrumGenerator, args, mix: dict[str | None, int]) -> object:
     """The patterns of :func:`style_mix` (beat mode), one seed per style, as one set."""
-    hits = []
-    for seed in seeds(args):
-        for i, (style, k) in enumerate(sorted(mix.items(), key=lambda x: str(x[0]))):
-            hits += generator.generate(GenerateConfig(bars=args.bars, num=k,
-                                                      seed=1000 * seed + i, kind="beat",
-                                                      style=style))
+    hits = [h for seed in seeds(args) for h in play_style_mix(generator, mix, args.bars, seed)]
     return patterns_from_hits("model, test styles", hits)
 
 
@@ -87,8 +83,7 @@ def steering(generator: DrumGenerator, args, train_beats, test_beats, styles) ->
     rows = []
     for style in styles:
         sets = [generate(generator, args, kind="beat", style=style)] + [
-            PatternSet(style, [p for p in real.pieces if p.style == style])
-            for real in (train_beats, test_beats)]
+            of_style(real, style) for real in (train_beats, test_beats)]
         cells = [num(float(hits_per_bar(s, (drum,)).mean()))
                  for s in sets for drum in ("closed hi-hat", "ride")]
         rows.append(f"| {style} | " + " | ".join(cells) + " |")
@@ -99,9 +94,14 @@ def styled_hi_hat(train_beats, mix: dict[str | None, int]) -> float:
     """Closed hi-hat hits per bar of a model true to the train beats of each style, playing
     the styles of ``mix`` (style -> patterns; unknown: all the train beats)."""
     def per_bar(style):
-        pieces = [p for p in train_beats.pieces if style is None or p.style == style]
-        return float(hits_per_bar(PatternSet("train", pieces), ("closed hi-hat",)).mean())
+        beats = train_beats if style is None else of_style(train_beats, style)
+        return float(hits_per_bar(beats, ("closed hi-hat",)).mean())
     return sum(k * per_bar(style) for style, k in mix.items()) / sum(mix.values())
+
+
+def of_style(patterns, style: str):
+    """The pieces of ``patterns`` with that style label."""
+    return PatternSet(style, [p for p in patterns.pieces if p.style == style])
 
 
 def pct(x: float) -> str:

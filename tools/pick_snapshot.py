@@ -32,6 +32,7 @@ from drumrnn.measure.compare import (
     kind_subsets,
     load_patterns,
     patterns_from_hits,
+    play_style_mix,
     style_mix,
 )
 from drumrnn.model.model_file import load_model_file
@@ -76,14 +77,9 @@ def play(path: Path, mix: dict[str | None, int], bars: int = 8, patterns: int = 
     ...``); and the fill label (``fill: ...``)."""
     generator = DrumGenerator(load_model_file(path))
 
-    def styled(seed: int) -> list:
-        return [hits for i, (style, k) in enumerate(sorted(mix.items(), key=lambda x: str(x[0])))
-                for hits in generator.generate(GenerateConfig(
-                    bars=bars, num=k, seed=1000 * seed + i, kind="beat", style=style))]
-
     plays = {"": lambda seed: generator.generate(GenerateConfig(bars=bars, num=patterns,
                                                                 seed=seed, kind="beat")),
-             "styled: ": styled,
+             "styled: ": lambda seed: play_style_mix(generator, mix, bars, seed),
              "fill: ": lambda seed: generator.generate(GenerateConfig(bars=bars, num=patterns,
                                                                       seed=seed, kind="fill"))}
     out = {}

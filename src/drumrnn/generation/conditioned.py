@@ -286,12 +286,22 @@ class _Loop:
         run.tokens[0] = tokens
         if feel:
             done = slice(n_fixed_feel, L)
-            struck_at = drums[run.tokens[0, done]]  # (L', C), in the order of ``picked``
-            chosen = np.concatenate(picked) if picked else np.zeros((0, 2), np.int64)
-            for q, out in enumerate((run.velocity_bins, run.offset_bins)):
-                value = np.full(struck_at.shape, -1, np.int8)
-                value[struck_at] = chosen[:, q]
-                out[0, done] = value
+            velocity, offset = self._sampled_bins(drums[run.tokens[0, done]], picked)  # (L', C)
+            run.velocity_bins[0, done] = velocity
+            run.offset_bins[0, done] = offset
+
+    @staticmethod
+    def _sampled_bins(struck: np.ndarray, picks: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+        """The velocity and offset bins (int8, -1 where silent) of a run of slots whose
+        struck drums are ``struck`` (bool), from ``picks``: each slot's (k, 2) bins of its
+        struck drums, in the order ``struck``'s True cells come in."""
+        chosen = np.concatenate(picks) if picks else np.zeros((0, 2), np.int64)
+        out = []
+        for q in range(2):
+            value = np.full(struck.shape, -1, np.int8)
+            value[struck] = chosen[:, q]
+            out.append(value)
+        return tuple(out)
 
     def _given_codes(self, t: int, out: np.ndarray) -> int:
         """Write the feel codes of slot ``t``'s given bins (row 0) into ``out`` (C, 2); how
@@ -433,12 +443,9 @@ class _Loop:
                                    rates.take(now))
         if feel:  # the sampled bins of the struck drums; -1 elsewhere
             done = slice(n_fixed_feel, L)
-            struck = drums[tokens[:, done].T]  # (L', B, C), in the order of ``picks``
-            chosen = np.concatenate(picks) if picks else np.zeros((0, 2), np.int64)
-            for q, out in enumerate((run.velocity_bins, run.offset_bins)):
-                value = np.full(struck.shape, -1, np.int8)
-                value[struck] = chosen[:, q]
-                out[:, done] = value.transpose(1, 0, 2)
+            velocity, offset = self._sampled_bins(drums[tokens[:, done].T], picks)  # (L', B, C)
+            run.velocity_bins[:, done] = velocity.transpose(1, 0, 2)
+            run.offset_bins[:, done] = offset.transpose(1, 0, 2)
 
 
 def beam_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: int,

@@ -33,6 +33,7 @@ from drumrnn.data.hits import DrumHits
 from drumrnn.data.kits import Kit, get_kit
 from drumrnn.data.midi_read import read_drum_hits
 from drumrnn.data.steps import StepsConfig, bar_start_steps, encode_steps
+from drumrnn.generation.generate import DrumGenerator, GenerateConfig
 
 STEPS_PER_BAR = 16
 #: Longuet-Higgins & Lee (1984) metrical weights of the 16 steps of a 4/4 bar.
@@ -752,3 +753,13 @@ def style_mix(data: str | Path, split: str, n: int, known: tuple[str, ...]
     for style in sorted(quota, key=lambda s: int(counts[s]) - quota[s])[:n - sum(counts.values())]:
         counts[style] += 1
     return {style: k for style, k in counts.items() if k}
+
+
+def play_style_mix(generator: DrumGenerator, mix: dict[str | None, int], bars: int,
+                   seed: int) -> list[DrumHits]:
+    """Beat-mode patterns of ``bars`` bars spread over the styles of ``mix`` (style ->
+    patterns, :func:`style_mix`), each style in turn (by name) drawing seed
+    ``1000 * seed + i``."""
+    return [hits for i, (style, k) in enumerate(sorted(mix.items(), key=lambda x: str(x[0])))
+            for hits in generator.generate(GenerateConfig(bars=bars, num=k, seed=1000 * seed + i,
+                                                          kind="beat", style=style))]

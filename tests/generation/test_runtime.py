@@ -261,11 +261,12 @@ def test_events_velocity_head_equals_pytorch(tmp_path, cell):
         np.testing.assert_allclose(feel[0].transpose(2, 0, 1), velocity[:, t], atol=1e-5, rtol=0)
 
 
-def test_a_piece_start_window_reads_what_generation_reads_playing_that_piece(tmp_path):
+@pytest.mark.parametrize("feel_rate", [1 / 32, 1 / 128])
+def test_a_piece_start_window_reads_what_generation_reads_playing_that_piece(tmp_path, feel_rate):
     """Training's piece starts (a silent lead step at a bar line, nothing before it) give
     the model exactly the inputs conditioned generation gives it when it plays the same
     piece teacher-forced: same logits at every step, from the track's first bar and from a
-    bar inside it."""
+    bar inside it, whatever the running feel's rate."""
     from drumrnn.data.steps import bar_token
     from drumrnn.generation.conditioned import StepRun, run_steps
     from drumrnn.generation.sampling import SamplingConfig, VariationRngs
@@ -276,7 +277,8 @@ def test_a_piece_start_window_reads_what_generation_reads_playing_that_piece(tmp
 
     cfg = ModelConfig("gru", layers=1, hidden=16, embedding=8, counter_bits=6,
                       position_embedding=4, lookback=True, labels=5, feel=10, feel_bins=6,
-                      feel_context=True, bar_ago=True, bar_copy=True, drum_copy=True)
+                      feel_context=True, feel_rate=feel_rate, bar_ago=True, bar_copy=True,
+                      drum_copy=True)
     model, loaded = random_model(cfg, LABELLED, tmp_path / "m.npz")
     rng = np.random.default_rng(3)
     n, C, bins, T = 90, 9, 6, 40
@@ -291,9 +293,10 @@ def test_a_piece_start_window_reads_what_generation_reads_playing_that_piece(tmp
     labels = np.tile([2, 1, 4], (n, 1))
     tracks = TrackArrays(ids, np.array([0, n]), index, index % 16, lookback.astype(np.float32),
                          labels=labels, velocity_bins=vel, offset_bins=off,
-                         feel_in=np.hstack([feel, running_feel(*step_feel(feel, C))]),
+                         feel_in=np.hstack([feel, running_feel(*step_feel(feel, C),
+                                                               rate=feel_rate)]),
                          bar_ago=bar_ago_ids(ids, index, STEPS), feel_context=True,
-                         bar_steps=16, bar_slots=16, none_id=512)
+                         feel_rate=feel_rate, bar_steps=16, bar_slots=16, none_id=512)
     rows = np.array([[0, -1, 2], [0, 15, 2]])  # pieces from bar 0 and from bar 1
     with torch.no_grad():
         want, _, _ = model(to_batch(gather(tracks, rows, T), None), model.initial_state(2))

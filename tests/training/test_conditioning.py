@@ -1,6 +1,7 @@
 """Label dropout in training windows, feel targets, and the feel loss."""
 
 import numpy as np
+import pytest
 import torch
 
 from drumrnn.model.feel import feel_inputs, offset_bins, velocity_bins
@@ -158,6 +159,8 @@ def test_running_feel_is_a_decaying_mean_of_the_struck_steps_restarting_with_a_p
     assert np.allclose(out[2], (keep * means[0] + means[2]) / (keep + 1))  # recent weigh more
     assert np.allclose(out[3], means[3])  # a new piece forgets the last one
     assert not running_feel(means, np.zeros(4, bool)).any()  # nothing struck: 0
+    slow = running_feel(means, struck, rate=1 / 128)  # a longer memory: older steps count more
+    assert np.allclose(slow[2], ((1 - 1 / 128) * means[0] + means[2]) / (2 - 1 / 128))
 
 
 def test_a_window_from_a_zero_state_has_its_own_running_feel():
@@ -180,7 +183,8 @@ def test_a_window_from_a_zero_state_has_its_own_running_feel():
     np.testing.assert_allclose(out[2, :, 2 * C:], context[:16])
 
 
-def test_generation_keeps_the_running_feel_as_training_computes_it():
+@pytest.mark.parametrize("rate", [1 / 32, 1 / 128])
+def test_generation_keeps_the_running_feel_as_training_computes_it(rate):
     from drumrnn.model.feel import RunningFeel, running_feel, step_feel
 
     rng = np.random.default_rng(1)
@@ -188,10 +192,10 @@ def test_generation_keeps_the_running_feel_as_training_computes_it():
     vel = np.where(rng.random((B, T, C)) < 0.2, rng.integers(0, bins, (B, T, C)), -1)
     off = np.where(vel >= 0, rng.integers(0, bins, (B, T, C)), -1)
     means, struck = step_feel(feel_inputs(vel, off, bins), C)
-    running, got = RunningFeel(B), []
+    running, got = RunningFeel(B, rate), []
     for t in range(T):
         running.add(means[:, t], struck[:, t])
         got.append(running.value.copy())
-    want = np.stack([running_feel(means[b], struck[b]) for b in range(B)], 1)
+    want = np.stack([running_feel(means[b], struck[b], rate=rate) for b in range(B)], 1)
     np.testing.assert_allclose(np.stack(got), want, atol=1e-6)
     np.testing.assert_allclose(running.select(np.array([2, 0])).value, want[-1, [2, 0]], atol=1e-6)

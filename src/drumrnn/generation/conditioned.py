@@ -25,7 +25,6 @@ from drumrnn.generation.sampling import (
     sample,
 )
 from drumrnn.model.feel import (
-    CONTEXT_RATE,
     RunningFeel,
     centers,
     feel_inputs,
@@ -210,6 +209,7 @@ class _Loop:
         if running is not None:
             vel_c, off_c = (c.tolist() for c in centers(bins))
             rv, ro, rw = running.sums[0].tolist()
+            rate = running.rate
             context = running.value
         for s in range(L - 1):
             token = tokens[s]
@@ -258,7 +258,7 @@ class _Loop:
                 if running is not None:
                     means, struck_now = step_feel(self._given(t), C)
                     if struck_now[0]:
-                        rv, ro, rw = feel_step(rv, ro, rw, *means[0].tolist())
+                        rv, ro, rw = feel_step(rv, ro, rw, *means[0].tolist(), rate)
                         context[0] = rv / rw, ro / rw
                 continue
             k = n_struck[token]
@@ -279,7 +279,7 @@ class _Loop:
                 for v, o in bins_k.tolist():
                     total_v += vel_c[v]
                     total_o += off_c[o]
-                rv, ro, rw = feel_step(rv, ro, rw, total_v / k, total_o / k)
+                rv, ro, rw = feel_step(rv, ro, rw, total_v / k, total_o / k, rate)
                 context[0, 0] = rv / rw  # two items: a tuple's conversion costs more
                 context[0, 1] = ro / rw
             np.add(bins_k, base[token], out=feel_codes[:k])
@@ -330,7 +330,7 @@ class _Loop:
         the model reads none)."""
         if not self.rt.config.feel_context:
             return None
-        running = RunningFeel(len(self.run.tokens))
+        running = RunningFeel(len(self.run.tokens), self.rt.config.feel_rate)
         running.add(*step_feel(given, self.rt.vocab.n_classes))
         return running
 
@@ -357,7 +357,7 @@ class _Loop:
             n_struck = drums.sum(axis=1)
             # per token: the running feel's divisor (struck drums, at least 1) and rate
             counts = np.maximum(n_struck, 1)
-            rates = np.where(n_struck > 0, CONTEXT_RATE, 0.0)
+            rates = np.where(n_struck > 0, rt.config.feel_rate, 0.0)
             # rank of each struck drum among its step's struck drums: its unit of the pool
             rank = np.cumsum(drums, axis=1) - 1
             pool = self.pool.reshape(-1, 2, bins)
@@ -466,7 +466,7 @@ def beam_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: 
         C, bins = rt.vocab.n_classes, rt.config.feel_bins
         vel = np.repeat(run.velocity_bins[:1], beam, axis=0)
         off = np.repeat(run.offset_bins[:1], beam, axis=0)
-    running = RunningFeel(beam) if rt.config.feel_context else None
+    running = RunningFeel(beam, rt.config.feel_rate) if rt.config.feel_context else None
     look, backs = run.distances(rt.vocab.steps_per_bar, bar_tokens)
     for s in range(seqs.shape[1] - 1):
         inputs = {"extra": None if schedule is None else schedule[s]}

@@ -18,7 +18,7 @@ import numpy as np
 
 VELOCITY_TOP = 128.0
 #: Each struck step moves the running feel this far towards its own mean (half-life: 22
-#: struck steps, about two bars of a groove).
+#: struck steps, about two bars of a groove): the default of ``ModelConfig.feel_rate``.
 CONTEXT_RATE = 1 / 32
 _TINY = 1e-300  # RunningFeel's weight before the first struck step
 
@@ -77,20 +77,20 @@ def step_feel(feel_in: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarr
     return means, count > 0
 
 
-def feel_step(v: float, o: float, w: float, mv: float, mo: float) -> tuple[float, float, float]:
+def feel_step(v: float, o: float, w: float, mv: float, mo: float,
+              rate: float = CONTEXT_RATE) -> tuple[float, float, float]:
     """One struck step of the running feel in Python numbers: the weighted sums of velocity
-    ``v`` and offset ``o`` and their weight ``w`` moved towards the step's means; the
-    running feel is ``(v / w, o / w)``."""
-    rate = CONTEXT_RATE
+    ``v`` and offset ``o`` and their weight ``w`` moved ``rate`` of the way towards the
+    step's means; the running feel is ``(v / w, o / w)``."""
     return v + rate * (mv - v), o + rate * (mo - o), w + rate * (1.0 - w)
 
 
-def running_feel(means: np.ndarray, struck: np.ndarray, restart: np.ndarray | None = None
-                 ) -> np.ndarray:
+def running_feel(means: np.ndarray, struck: np.ndarray, restart: np.ndarray | None = None,
+                 rate: float = CONTEXT_RATE) -> np.ndarray:
     """(T, 2) float32 running feel after each of T steps in order: a mean of the struck
-    steps' ``means`` (T, 2) so far, each weighted ``(1 - CONTEXT_RATE) ** (struck steps
-    since)``; 0 before the first struck step. ``restart`` (T,) bool: a new piece begins
-    there (the concatenated tracks of a split)."""
+    steps' ``means`` (T, 2) so far, each weighted ``(1 - rate) ** (struck steps since)``; 0
+    before the first struck step. ``restart`` (T,) bool: a new piece begins there (the
+    concatenated tracks of a split)."""
     out = np.zeros((len(means), 2), dtype=np.float32)
     v = o = d = 0.0
     fresh = np.zeros(len(means), bool) if restart is None else np.asarray(restart, bool)
@@ -99,7 +99,7 @@ def running_feel(means: np.ndarray, struck: np.ndarray, restart: np.ndarray | No
         if new:
             v = o = d = 0.0
         if hit:
-            v, o, d = feel_step(v, o, d, mv, mo)
+            v, o, d = feel_step(v, o, d, mv, mo, rate)
         if d:
             out[t] = v / d, o / d
     return out
@@ -108,9 +108,11 @@ def running_feel(means: np.ndarray, struck: np.ndarray, restart: np.ndarray | No
 class RunningFeel:
     """The running feel of B pieces kept step by step (:func:`feel_step` on arrays):
     ``value`` (B, 2) float32, the input a ``feel_context`` model reads; ``sums`` (B, 3) the
-    weighted sums of velocity and offset and their weight."""
+    weighted sums of velocity and offset and their weight; ``rate``: the model's
+    ``feel_rate``."""
 
-    def __init__(self, batch: int):
+    def __init__(self, batch: int, rate: float = CONTEXT_RATE):
+        self.rate = rate
         # the weight starts at TINY, not 0, so that ``value`` reads 0 before the first struck
         # step without a guard; that step rounds it away (TINY + RATE * (1 - TINY) == RATE)
         self.sums = np.zeros((batch, 3))
@@ -123,11 +125,11 @@ class RunningFeel:
         """One step of each piece: its struck drums' mean inputs (B, 2), whether any is
         struck (B,)."""
         self._target[:, :2] = means
-        self._move(np.multiply(struck, CONTEXT_RATE))
+        self._move(np.multiply(struck, self.rate))
 
     def add_totals(self, totals: np.ndarray, counts: np.ndarray, rate: np.ndarray) -> None:
         """:meth:`add` from the struck drums' summed inputs (B, 2), their number, at least 1
-        (B,), and each piece's rate (B,): ``CONTEXT_RATE`` where struck, else 0."""
+        (B,), and each piece's rate (B,): ``rate`` where struck, else 0."""
         np.divide(totals, counts[:, None], out=self._target[:, :2])
         self._move(rate)
 
@@ -140,6 +142,6 @@ class RunningFeel:
 
     def select(self, rows: np.ndarray) -> RunningFeel:
         """The running feel of the given pieces (beam search reorders its beams)."""
-        out = RunningFeel(len(rows))
+        out = RunningFeel(len(rows), self.rate)
         out.sums, out.value = self.sums[rows], self.value[rows]
         return out

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 
 from drumrnn.core.configs import StoredConfig, check_at_least_one, check_not_negative, config_from_dict
 from drumrnn.core.errors import DrumrnnError
+from drumrnn.model.feel import CONTEXT_RATE
 
 CELLS = ("rnn", "gru", "lstm")
 
@@ -51,6 +52,10 @@ class ModelConfig(StoredConfig):
         Also read the piece's running feel (:func:`drumrnn.model.feel.running_feel`: the
         mean velocity and offset of its recent hits), so that a piece keeps its own push,
         pull and dynamics. Needs ``feel``; steps only.
+    feel_rate : float
+        How far each struck step moves the running feel towards its own feel (the running
+        mean's memory: half-life ``ln 2 / feel_rate`` struck steps; 1/32: 22, about two bars
+        of a groove; 1/128: 88, about a whole 8-bar piece).
     bar_ago : bool
         Read the tokens one and two bars before the step to predict (through the token
         embedding), so that repeating a bar is a matter of copying what is in view rather
@@ -83,6 +88,7 @@ class ModelConfig(StoredConfig):
     feel: int = 0
     feel_bins: int = 16
     feel_context: bool = False
+    feel_rate: float = CONTEXT_RATE
     bar_ago: bool = False
     bar_copy: bool = False
     drum_copy: bool = False
@@ -99,6 +105,8 @@ class ModelConfig(StoredConfig):
             raise DrumrnnError("feel_context is the running mean of the feel: set feel > 0")
         if (self.bar_copy or self.drum_copy) and not self.bar_ago:
             raise DrumrnnError("bar_copy and drum_copy copy the steps bar_ago reads; set bar_ago")
+        if not 0 < self.feel_rate <= 1:
+            raise DrumrnnError(f"feel_rate must lie in (0, 1], got {self.feel_rate}")
         if not 2 <= self.feel_bins <= 127:
             raise DrumrnnError(f"feel_bins must lie in 2..127, got {self.feel_bins}")
         for name in ("dropout", "dense_dropout"):

@@ -14,6 +14,7 @@ from drumrnn.core.errors import DrumrnnError
 from drumrnn.data.dataset import Dataset, Split
 from drumrnn.data.shards import ShardedArray
 from drumrnn.model.feel import (
+    CONTEXT_RATE,
     feel_inputs,
     offset_bins,
     running_feel,
@@ -34,7 +35,8 @@ class TrackArrays:
     ``labels`` (n, 3) label ids of each token's track, and ``velocity_bins`` /
     ``offset_bins`` (n, n_classes) of each token's struck classes (-1 = silent) with
     ``feel_in`` (n, 2 * n_classes), the feel inputs they make (:mod:`drumrnn.model.feel`;
-    with ``feel_context``, two more columns: the track's running feel after each token);
+    with ``feel_context``, two more columns: the track's running feel after each token,
+    kept at ``feel_rate``);
     ``bar_ago`` (n, 2): the tokens one and two bars before the step each token predicts (the
     vocabulary size where that lies before the track). ``bar_steps``: the lookback distance
     (steps per bar), ``bar_slots``: the bar-ago distance (slots per bar), ``none_id``: the
@@ -53,6 +55,7 @@ class TrackArrays:
     feel_in: np.ndarray | None = None
     bar_ago: np.ndarray | None = None
     feel_context: bool = False
+    feel_rate: float = CONTEXT_RATE
     bar_steps: int = 0
     bar_slots: int = 0
     none_id: int = 0
@@ -146,7 +149,8 @@ def model_tracks(dataset: Dataset, split: str, vocab: Vocabulary, config: ModelC
         tracks.labels = (_PerTrack(per_track, tracks.starts) if isinstance(tracks.ids, _View)
                          else np.repeat(per_track, tracks.lengths, axis=0))
     if config.feel:  # built in memory, also for a split of several shards
-        attach_feel(tracks, data, vocab, config.feel_bins, config.feel_context)
+        attach_feel(tracks, data, vocab, config.feel_bins, config.feel_context,
+                    config.feel_rate)
     if config.bar_ago:
         tracks.bar_slots, tracks.none_id = vocab.bar_slots, vocab.size
         tracks.bar_ago = (_BarAgo(tracks.ids, tracks.index, vocab)
@@ -180,10 +184,10 @@ def drum_signs(vocab: Vocabulary) -> np.ndarray:
 
 
 def attach_feel(tracks: TrackArrays, split: Split, vocab: Vocabulary, bins: int,
-                context: bool = False) -> None:
+                context: bool = False, rate: float = CONTEXT_RATE) -> None:
     """Fill ``tracks``' feel arrays from a steps split's per-hit velocities and offsets (an
     events split: each event's velocity, -1 for REST; no offsets); ``context``: with each
-    track's running feel (steps only)."""
+    track's running feel at ``rate`` (steps only)."""
     if vocab.encoding == "events":
         hit = tracks.ids != vocab.n_drums - 1
         tracks.velocity_bins = np.where(hit, velocity_bins(split.arrays["velocities"], bins),
@@ -212,8 +216,9 @@ def attach_feel(tracks: TrackArrays, split: Split, vocab: Vocabulary, bins: int,
         restart = np.zeros(n, bool)
         restart[tracks.starts[:-1]] = True
         means, struck = step_feel(tracks.feel_in, C)
-        tracks.feel_in = np.hstack([tracks.feel_in, running_feel(means, struck, restart)])
-        tracks.feel_context = True
+        tracks.feel_in = np.hstack([tracks.feel_in, running_feel(means, struck, restart,
+                                                                 rate)])
+        tracks.feel_context, tracks.feel_rate = True, rate
 
 
 def _index(starts: np.ndarray) -> np.ndarray:

@@ -196,7 +196,8 @@ def gather(tracks: TrackArrays, windows: np.ndarray, window: int, label_dropout:
         if tracks.feel_context:  # a fresh window's running feel starts with the window
             C = tracks.velocity_bins.shape[1]
             for row in np.flatnonzero(fresh[:, 0]):
-                feel[row, :, 2 * C:] = running_feel(*step_feel(feel[row], C))
+                feel[row, :, 2 * C:] = running_feel(*step_feel(feel[row], C),
+                                                     rate=tracks.feel_rate)
         out["feel_inputs"] = feel
         # padding and steps past a track's end predict no feel
         gone = ~real[:, 1:, None]

@@ -15,6 +15,7 @@ their payload unchecked.
 from __future__ import annotations
 
 import json
+import math
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,7 +169,8 @@ def describe(model: ModelFile) -> str:
             + ")" if cfg.bar_copy or cfg.drum_copy else "",
             f"feel heads {cfg.feel} ({cfg.feel_bins} velocity and {cfg.feel_bins} offset bins "
             "per drum)" if cfg.feel else "",
-            "the running feel" if cfg.feel_context else ""])),
+            f"the running feel (half-life {math.log(2) / cfg.feel_rate:.0f} struck steps)"
+            if cfg.feel_context else ""])),
         f"encoding: {enc['encoding']}, kit {h['kit']['name']} ({len(h['kit']['class_names'])} "
         f"classes), " + (f"{enc['steps_per_quarter']} steps per quarter, vocabulary {vocab.size}"
                          if vocab.encoding == "steps" else

@@ -8,8 +8,9 @@ GenerateConfig), it also generates with the fill label (tom and snare hits per b
 the real fills' interquartile range) and with ``fill_every=4`` (bar 5 against bar 3);
 otherwise those rows say n/a. The copy check: the share of generated 4-bar runs found
 verbatim in the train split (the test split's own share beside it). A model that reads style
-labels is also played with the test beats' mix of styles (each pattern generated with its
-style), beside the first column's unknown style.
+labels is also played with the test beats' labels (each pattern generated with the style and
+tempo of one test piece, and written at that tempo), beside the first column's unknown labels
+(120 bpm).
 ``--write`` puts the table into RESULTS.md's ``groove`` section (atomically).
 
 Run: ``python bench/groove.py [--model FILE] [--write]``
@@ -21,6 +22,7 @@ import argparse
 import dataclasses
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -36,10 +38,10 @@ from drumrnn.measure.compare import (
     figures,
     hits_per_bar,
     kind_subsets,
+    label_mix,
     load_patterns,
     patterns_from_hits,
-    play_style_mix,
-    style_mix,
+    play_label_mix,
 )
 from drumrnn.model.model_file import load_model_file
 
@@ -71,10 +73,10 @@ def seeds(args) -> range:
     return range(args.seed, args.seed + args.sets)
 
 
-def generate_mix(generator: DrumGenerator, args, mix: dict[str | None, int]) -> object:
-    """The patterns of :func:`style_mix` (beat mode), one seed per style, as one set."""
-    hits = [h for seed in seeds(args) for h in play_style_mix(generator, mix, args.bars, seed)]
-    return patterns_from_hits("model, test styles", hits)
+def generate_mix(generator: DrumGenerator, args, mix: list) -> object:
+    """The patterns of :func:`label_mix` (beat mode), over the seeds, as one set."""
+    hits = [h for seed in seeds(args) for h in play_label_mix(generator, mix, args.bars, seed)]
+    return patterns_from_hits("model, test labels", hits)
 
 
 def steering(generator: DrumGenerator, args, train_beats, test_beats, styles) -> list[str]:
@@ -90,13 +92,13 @@ def steering(generator: DrumGenerator, args, train_beats, test_beats, styles) ->
     return rows
 
 
-def styled_hi_hat(train_beats, mix: dict[str | None, int]) -> float:
+def styled_hi_hat(train_beats, styles: Counter) -> float:
     """Closed hi-hat hits per bar of a model true to the train beats of each style, playing
-    the styles of ``mix`` (style -> patterns; unknown: all the train beats)."""
+    ``styles`` (style -> patterns; unknown: all the train beats)."""
     def per_bar(style):
         beats = train_beats if style is None else of_style(train_beats, style)
         return float(hits_per_bar(beats, ("closed hi-hat",)).mean())
-    return sum(k * per_bar(style) for style, k in mix.items()) / sum(mix.values())
+    return sum(k * per_bar(style) for style, k in styles.items()) / sum(styles.values())
 
 
 def of_style(patterns, style: str):
@@ -141,24 +143,29 @@ def main() -> None:
         test = kind_subsets(load_patterns(data, "test"))
         train = load_patterns(data, "train")
         labels = generator.labels
-        mix = (style_mix(data, "test", args.patterns, labels.styles)
-               if labels is not None and not args.style else None)
     beats, fills = test["beat"], test["fill"]
+    mix = (label_mix(cut_pieces(beats, args.bars), args.patterns, labels.styles)
+           if labels is not None and not args.style else None)
+    styles_of_mix = Counter(style for style, _ in mix or [])
+    tempos = np.array([t for _, t in mix or [] if t is not None])
     beat_labels = {"kind": "beat"} if "kind" in generator_options() else {}
     model = generate(generator, args, **beat_labels)
     matched = generate_mix(generator, args, mix) if mix else None
     fill_mode = generate(generator, args, kind="fill")
     fill_every = generate(generator, args, kind="beat", fill_every=4)
-    # the test's five largest styles (by beat bars) that the model knows
-    styles = sorted((s for s in mix or {} if s), key=lambda s: -mix[s])[:5]
+    # the test's five largest styles (by pieces of its beats) that the model knows
+    styles = [s for s, _ in styles_of_mix.most_common() if s][:5]
     train_beats = kind_subsets(train)["beat"]
     steer = steering(generator, args, train_beats, beats, styles)
     train_fig = figures(train_beats, piece_bars=args.bars, seed=args.seed)
-    faithful = styled_hi_hat(train_beats, mix) if mix else None
+    faithful = styled_hi_hat(train_beats, styles_of_mix) if mix else None
 
     fig = figures(model, piece_bars=args.bars, seed=args.seed)
     mfig = figures(matched, piece_bars=args.bars, seed=args.seed) if matched else None
     real = figures(beats, piece_bars=args.bars, seed=args.seed)
+    # the same offsets (as shares of a step) in ms as if every piece were played at 120 bpm
+    at_120 = figures(PatternSet("at 120", [dataclasses.replace(p, qpm=120.0)
+                                           for p in beats.pieces]), piece_bars=args.bars)
     real_fills = figures(fills, piece_bars=args.bars, seed=args.seed)
     fill_fig = figures(fill_mode, piece_bars=args.bars) if fill_mode else None
     every_fig = figures(fill_every, piece_bars=args.bars) if fill_every else None
@@ -241,7 +248,11 @@ def main() -> None:
         f" (label options of the generator: {', '.join(labels) or 'none'}). Real drumming: "
         f"the GMD test split, {n_beats} beat files cut into {args.bars}-bar pieces and "
         f"{n_fills} fill files as they are. Timing in ms at each piece's tempo "
-        "(`drumrnn.measure.compare.figures` defines every figure). The train split's beats, "
+        "(`drumrnn.measure.compare.figures` defines every figure): the test beats' offsets, "
+        "played at 120 bpm, would give a timing sd within a drum and bar position of "
+        f"{num(at_120['timing sd within a drum and bar position (ms)'], 1)} ms and a feel sd "
+        f"between pieces of {num(at_120['feel sd between pieces (ms)'], 1)} ms. "
+        "The train split's beats, "
         "which the model learns from, have " + ", ".join(
             f"{num(train_fig[key])} {key}" for key in (
                 "hits per bar", "closed hi-hat hits per bar", "ride hits per bar"))
@@ -250,14 +261,18 @@ def main() -> None:
         "the test beats' closed hi-hat" + ("" if faithful is None else
                                              f"; with the test beats' styles, {num(faithful)} "
                                              "closed hi-hat hits per bar") + ".", "",
-        *([f"Second model column: the same {args.patterns} patterns spread over the styles "
-           "in proportion to the test beats' bars of each style (" + ", ".join(
-               f"{style or 'unknown'} {k}" for style, k in sorted(
-                   mix.items(), key=lambda x: -x[1])) + "), each generated with its style "
-           "label; the first column leaves the style unknown (the training split's mix, "
-           "whose beats have fewer closed hi-hat and more ride hits than the test split's). "
-           "Met: style unknown / test styles.", ""] if matched else []),
-        ("| figure | model, style unknown | model, test styles | real beats (GMD test) | "
+        *([f"Second model column: {args.patterns} patterns (per set) that mirror "
+           f"{args.patterns} of the test beats' pieces spread evenly over them, each generated "
+           "with that piece's style and tempo labels and written at its tempo (styles: "
+           + ", ".join(f"{style or 'unknown'} {k}" for style, k in styles_of_mix.most_common())
+           + f"; tempos {tempos.min():.0f}-{tempos.max():.0f} bpm, median "
+           f"{np.median(tempos):.0f}). The first column leaves style and tempo unknown: the "
+           "training split's mix of styles (whose beats have fewer closed hi-hat and more ride "
+           "hits than the test split's), written at 120 bpm, faster than most test beats, so "
+           "that the same offsets (shares of a step) come out fewer ms. "
+           "Met: labels unknown / test labels.", ""] if matched else []),
+        ("| figure | model, labels unknown (120 bpm) | model, test labels | "
+         "real beats (GMD test) | "
          "real fills (GMD test) | target | met |" if matched else
          "| figure | model | real beats (GMD test) | real fills (GMD test) | target | met |"),
         "|---|---|---|---|---|---|" + ("---|" if matched else ""), *rows, "",

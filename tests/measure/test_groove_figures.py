@@ -228,3 +228,24 @@ def test_hits_per_bar_of_some_drums():
     patterns = PatternSet("x", [piece([ROCK, {KICK: "x..............."}])])
     assert hits_per_bar(patterns, ("kick", "snare")).tolist() == [4, 1]
     assert hits_per_bar(patterns, ("low tom", "mid tom", "high tom")).tolist() == [0, 0]
+
+
+def test_label_mix_mirrors_the_styles_and_tempos_of_reference_pieces():
+    from dataclasses import replace
+
+    from drumrnn.generation.generate import DrumGenerator, GenerateConfig
+    from drumrnn.measure.compare import label_mix, play_label_mix
+
+    base = piece([ROCK])
+    pieces = [replace(base, style=style, qpm=qpm) for style, qpm in
+              (("rock", 90.0), ("funk", 100.0), ("polka", 110.0), ("rock", math.nan))]
+    mix = label_mix(PatternSet("ref", pieces), 4, ("rock", "funk"))
+    # one per piece; a style the model lacks or an unknown tempo is None
+    assert mix == [("rock", 90.0), ("funk", 100.0), (None, 110.0), ("rock", None)]
+    assert label_mix(PatternSet("ref", pieces), 2, ("rock",)) == [("rock", 90.0), ("rock", None)]
+    generator = DrumGenerator.load()
+    hits = play_label_mix(generator, mix[1:3], 2, seed=1)
+    want = generator.generate(GenerateConfig(bars=2, num=1, seed=1001, kind="beat",
+                                             tempo=110.0))[0]
+    assert np.array_equal(hits[1].quarters, want.quarters)  # pattern i draws seed 1000 s + i
+    assert [h.time_map.tempos[0][1] for h in hits] == [100.0, 110.0]  # written at its tempo

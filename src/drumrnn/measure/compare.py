@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -737,29 +736,23 @@ def plot_features(generated: PatternSet, reference: PatternSet, folder: str | Pa
     return path
 
 
-def style_mix(data: str | Path, split: str, n: int, known: tuple[str, ...]
-              ) -> dict[str | None, int]:
-    """How many of ``n`` patterns each style gets: in proportion to the split's beat bars
-    of that style (largest remainders); styles the model does not know count as unknown."""
-    bars: Counter = Counter()
-    for entry in load_dataset(data).manifest["files"]:
-        labels = entry.get("labels") or {}
-        if entry.get("split") == split and labels.get("kind") == "beat":
-            style = labels.get("style")
-            bars[style if style in known else None] += entry["tokens"]
-    total = sum(bars.values())
-    quota = {style: n * count / total for style, count in bars.items()}
-    counts = {style: int(q) for style, q in quota.items()}
-    for style in sorted(quota, key=lambda s: int(counts[s]) - quota[s])[:n - sum(counts.values())]:
-        counts[style] += 1
-    return {style: k for style, k in counts.items() if k}
+def label_mix(patterns: PatternSet, n: int, known: tuple[str, ...]
+              ) -> list[tuple[str | None, float | None]]:
+    """The labels of ``n`` patterns that mirror ``patterns`` (e.g. a split's beats cut into
+    pieces): the style and tempo of ``n`` of its pieces spread evenly over it, so that the
+    mix of styles and tempos is the reference's. A style the model does not know, or an
+    unknown tempo, is None."""
+    pieces = patterns.pieces
+    picks = np.linspace(0, len(pieces) - 1, n).round().astype(int) if pieces else []
+    return [(pieces[k].style if pieces[k].style in known else None,
+             float(pieces[k].qpm) if np.isfinite(pieces[k].qpm) else None) for k in picks]
 
 
-def play_style_mix(generator: DrumGenerator, mix: dict[str | None, int], bars: int,
-                   seed: int) -> list[DrumHits]:
-    """Beat-mode patterns of ``bars`` bars spread over the styles of ``mix`` (style ->
-    patterns, :func:`style_mix`), each style in turn (by name) drawing seed
-    ``1000 * seed + i``."""
-    return [hits for i, (style, k) in enumerate(sorted(mix.items(), key=lambda x: str(x[0])))
-            for hits in generator.generate(GenerateConfig(bars=bars, num=k, seed=1000 * seed + i,
-                                                          kind="beat", style=style))]
+def play_label_mix(generator: DrumGenerator, mix: list[tuple[str | None, float | None]],
+                   bars: int, seed: int) -> list[DrumHits]:
+    """Beat-mode patterns of ``bars`` bars, one per ``(style, tempo)`` of ``mix``
+    (:func:`label_mix`), pattern i drawing seed ``1000 * seed + i``: each conditioned on its
+    labels and written at its tempo, as the reference piece it mirrors was played."""
+    return [hits for i, (style, tempo) in enumerate(mix)
+            for hits in generator.generate(GenerateConfig(bars=bars, num=1, seed=1000 * seed + i,
+                                                          kind="beat", style=style, tempo=tempo))]

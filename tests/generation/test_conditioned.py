@@ -37,8 +37,8 @@ def varied_beat(bars: int, seed: int):
 
 @pytest.fixture(scope="module")
 def labelled(tmp_path_factory):
-    """A small conditioned GRU (labels, feel heads with the running feel, bar-ago inputs and
-    copy gates) trained briefly on styled folders."""
+    """A small conditioned GRU (labels with their biases on the token scores, feel heads with
+    the running feel, bar-ago inputs and copy gates) trained briefly on styled folders."""
     root = tmp_path_factory.mktemp("cond")
     src = root / "midi"
     rows = ["file,style,kind"]
@@ -51,8 +51,8 @@ def labelled(tmp_path_factory):
     prepare(src, root / "data", PrepareConfig(split_fractions=(0.6, 0.2, 0.2), labels=LabelSource(
         str(root / "labels.csv"), style_from_folder=True)))
     cfg = ModelConfig("gru", layers=1, hidden=32, embedding=8, position_embedding=8,
-                      counter_bits=6, lookback=True, labels=4, feel=8, feel_context=True,
-                      bar_ago=True, bar_copy=True, drum_copy=True)
+                      counter_bits=6, lookback=True, labels=4, label_bias=True, feel=8,
+                      feel_context=True, bar_ago=True, bar_copy=True, drum_copy=True)
     Trainer(root / "data", root / "run", cfg,
             TrainConfig(batch=4, window=32, lr=1e-2, max_steps=40, eval_every=20, patience=0,
                         threads=1, mode="random"), log=lambda *a: None).run()

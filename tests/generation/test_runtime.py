@@ -130,14 +130,15 @@ LABELLED = Vocabulary("steps", size=512, steps_per_bar=16, label_sizes=(5, 3, 9)
 @pytest.mark.parametrize("dense", [0, 12])
 @pytest.mark.parametrize("copy", [False, True])
 def test_labels_feel_inputs_and_feel_heads_equal_pytorch(tmp_path, cell, dense, copy):
-    """Per-step labels (switching mid-sequence, as --fill-every does), the previous step's
-    feel as input (and, with the copy gates, the running feel), the tokens a bar and two
-    bars back (and the copy gates onto them, both onto one token in row 0), and the feel
-    heads teacher-forced on the next token."""
+    """Per-step labels (switching mid-sequence, as --fill-every does; with the copy gates,
+    also their biases on the token scores), the previous step's feel as input (and, with
+    the copy gates, the running feel), the tokens a bar and two bars back (and the copy
+    gates onto them, both onto one token in row 0), and the feel heads teacher-forced on
+    the next token."""
     cfg = ModelConfig(cell, layers=2, hidden=16, embedding=8, counter_bits=6,
-                      position_embedding=4, lookback=True, dense=dense, labels=5, feel=10,
-                      feel_bins=6, feel_context=copy, bar_ago=True, bar_copy=copy,
-                      drum_copy=copy)
+                      position_embedding=4, lookback=True, dense=dense, labels=5,
+                      label_bias=copy, feel=10, feel_bins=6, feel_context=copy, bar_ago=True,
+                      bar_copy=copy, drum_copy=copy)
     model, loaded = random_model(cfg, LABELLED, tmp_path / "m.npz")
     B, T, C = 3, 30, 9
     rng = np.random.default_rng(0)
@@ -164,7 +165,8 @@ def test_labels_feel_inputs_and_feel_heads_equal_pytorch(tmp_path, cell, dense, 
     for t in range(T):
         got = runtime.step(state, tokens[:, t], index=index[:, t], next_position=position[:, t],
                            lookback=lookback[:, t], labels=runtime.label_rows(labels[:, t]),
-                           feel_in=feel_in[:, t], bar_ago=ago[:, t])
+                           feel_in=feel_in[:, t], bar_ago=ago[:, t],
+                           bias=runtime.label_bias_rows(labels[:, t]))
         np.testing.assert_allclose(got, logits[:, t].numpy(), atol=1e-5, rtol=0)
         feel = runtime.feel(state, tokens[:, t + 1])  # (2, C, bins, B)
         np.testing.assert_allclose(feel[0].transpose(2, 0, 1), velocity[:, t], atol=1e-5, rtol=0)
@@ -261,12 +263,13 @@ def test_events_velocity_head_equals_pytorch(tmp_path, cell):
         np.testing.assert_allclose(feel[0].transpose(2, 0, 1), velocity[:, t], atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("feel_rate", [1 / 32, 1 / 128])
-def test_a_piece_start_window_reads_what_generation_reads_playing_that_piece(tmp_path, feel_rate):
+@pytest.mark.parametrize("feel_rate,label_bias", [(1 / 32, False), (1 / 128, True)])
+def test_a_piece_start_window_reads_what_generation_reads_playing_that_piece(tmp_path, feel_rate,
+                                                                               label_bias):
     """Training's piece starts (a silent lead step at a bar line, nothing before it) give
     the model exactly the inputs conditioned generation gives it when it plays the same
     piece teacher-forced: same logits at every step, from the track's first bar and from a
-    bar inside it, whatever the running feel's rate."""
+    bar inside it, whatever the running feel's rate, with or without label biases."""
     from drumrnn.data.steps import bar_token
     from drumrnn.generation.conditioned import StepRun, run_steps
     from drumrnn.generation.sampling import SamplingConfig, VariationRngs
@@ -278,7 +281,7 @@ def test_a_piece_start_window_reads_what_generation_reads_playing_that_piece(tmp
     cfg = ModelConfig("gru", layers=1, hidden=16, embedding=8, counter_bits=6,
                       position_embedding=4, lookback=True, labels=5, feel=10, feel_bins=6,
                       feel_context=True, feel_rate=feel_rate, bar_ago=True, bar_copy=True,
-                      drum_copy=True)
+                      drum_copy=True, label_bias=label_bias)
     model, loaded = random_model(cfg, LABELLED, tmp_path / "m.npz")
     rng = np.random.default_rng(3)
     n, C, bins, T = 90, 9, 6, 40

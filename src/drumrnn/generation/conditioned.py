@@ -142,6 +142,7 @@ class _Loop:
         self.rt, self.run, self.sampling, self.bar = rt, run, sampling, bar
         self.bar_tokens, self.rngs = bar_tokens, rngs
         B, L = run.tokens.shape
+        self.bias = [None] * L  # the label biases on each step's token scores
         self.look, self.backs = run.distances(rt.vocab.steps_per_bar, bar_tokens)
         # the per-step inputs shared by the batch (position, counters, labels): one row each
         schedule = rt.schedule(run.index, np.r_[run.position[1:], 0])
@@ -149,8 +150,12 @@ class _Loop:
             # the labels change at a few bar lines: one row per run of equal labels
             labels = np.asarray(run.labels)
             starts = np.r_[True, (labels[1:] != labels[:-1]).any(axis=1)]
-            rows = rt.label_rows(labels[starts])[np.cumsum(starts) - 1]
+            run_of = np.cumsum(starts) - 1
+            rows = rt.label_rows(labels[starts])[run_of]
             schedule = rows if schedule is None else schedule + rows
+            biases = rt.label_bias_rows(labels[starts])
+            if biases is not None:  # one row per run, shared by its steps
+                self.bias = [biases[k] for k in run_of.tolist()]
         self.schedule = [None] * L if schedule is None else list(schedule)
         self.fast = not (sampling.greedy or sampling.top_k or sampling.top_p < 1)
         self.block = min(NOISE_BLOCK, L)
@@ -195,7 +200,7 @@ class _Loop:
         copies = rt.copies
         sample_tokens, n_fixed, n_fixed_feel = not run.force_tokens, run.n_fixed, run.n_fixed_feel
         fast, block, noise = self.fast, self.block, self.noise[0] if self.fast else None
-        schedule, units, mask_bar = self.schedule, self.units, self.bar_tokens
+        schedule, bias, units, mask_bar = self.schedule, self.bias, self.units, self.bar_tokens
         step, feel_one = rt.step_codes, rt.feel_one  # bound once: Python calls add up here
         if feel:
             drums, struck, n_struck, base = self.drums, rt.struck, rt.n_struck, rt.feel_codes
@@ -232,7 +237,7 @@ class _Loop:
                 codes[2] = ago[1] + a2
             logits = step(state, column[:head + n_feel], schedule[s], None,
                           ((a1, a2),) if copies else None,
-                          None if running is None else context)
+                          None if running is None else context, bias[s])
             t = s + 1
             if sample_tokens and t >= n_fixed:
                 if fast and (t == n_fixed or t % block == 0):
@@ -350,7 +355,7 @@ class _Loop:
         sample_tokens, n_fixed, n_fixed_feel = not run.force_tokens, run.n_fixed, run.n_fixed_feel
         fast, block, noise = self.fast, self.block, self.noise
         token_scores = np.empty((B, rt.n_out), np.float32)
-        schedule, mask_bar, step = self.schedule, self.bar_tokens, rt.step_codes
+        schedule, bias, mask_bar, step = self.schedule, self.bias, self.bar_tokens, rt.step_codes
         feel_in = None
         if feel:
             drums = self.drums
@@ -396,7 +401,7 @@ class _Loop:
                         np.add(tokens[:, s + 1 - 2 * back], ago[1], out=codes[2])
             logits = step(state, codes, schedule[s], feel_in,
                           (codes[1:] - ago_base).T if copy else None,
-                          None if running is None else running.value)
+                          None if running is None else running.value, bias[s])
             t = s + 1
             if sample_tokens and t >= n_fixed:
                 if fast and (t == n_fixed or t % block == 0):
@@ -461,6 +466,7 @@ def beam_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: 
     state = rt.start(beam, random_state, rng)
     schedule = rt.schedule(run.index, np.r_[run.position[1:], 0])
     label_rows = None if run.labels is None or not rt.has_labels else rt.label_rows(run.labels)
+    biases = None if label_rows is None else rt.label_bias_rows(run.labels)
     feel = rt.has_feel
     if feel:
         C, bins = rt.vocab.n_classes, rt.config.feel_bins
@@ -491,7 +497,7 @@ def beam_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: 
             running.add(*step_feel(feel_in, C))
             feel_in = np.hstack([feel_in, running.value])
         logits = rt.step(state, seqs[:, s], labels=None if label_rows is None else label_rows[s],
-                         feel_in=feel_in, **inputs)
+                         feel_in=feel_in, bias=None if biases is None else biases[s], **inputs)
         t = s + 1
         if t < run.n_fixed or run.is_bar[t]:
             if t >= run.n_fixed:

@@ -10,8 +10,9 @@ the sigmoid gates form one block. The first layer's input product is replaced by
 lookups: every input feature is a token, a position or a few flags, so ``embedding @ W`` is
 computed once per table row when the model is loaded (token and lookback flags share one
 table of token x flags rows). Label embeddings are tables too (:meth:`label_rows`, summed once
-per label change); the previous step's feel (continuous) takes one small product per step,
-or (:meth:`step_codes`) rows of a table of each feel bin's input, looked up with the token
+per label change), as are the label biases on the token scores (:meth:`label_bias_rows`);
+the previous step's feel (continuous) takes one small product per step, or
+(:meth:`step_codes`) rows of a table of each feel bin's input, looked up with the token
 and bar-ago rows in one take. The feel layer's hidden units ride along in the head's
 product; the rest of the feel heads (:meth:`feel`) runs only on demand, for the token the
 caller chose.
@@ -220,6 +221,8 @@ class NumpyDrumModel:
         self.head = _matrix(np.hstack([np.vstack(heads), np.concatenate(biases)[:, None]]))
         self.head_in = head_in
         self.has_labels, self.has_feel = bool(cfg.labels), bool(cfg.feel)
+        self.label_bias = ([_matrix(w[f"label_bias.{k}.weight"]) for k in range(3)]
+                           if cfg.label_bias else None)
         self.has_bar_ago, self.has_copy = bool(cfg.bar_ago), bool(cfg.bar_copy)
         self.has_drum_copy = bool(cfg.drum_copy)
         self.copies = self.has_copy or self.has_drum_copy  # reads bar_ago in _logits
@@ -364,6 +367,16 @@ class NumpyDrumModel:
         t = self.tables
         return t["style"][ids[..., 0]] + t["kind"][ids[..., 1]] + t["tempo"][ids[..., 2]]
 
+    def label_bias_rows(self, ids: np.ndarray) -> np.ndarray | None:
+        """The label biases on the token scores of label ids ``ids`` ((3,) or (B, 3)) as
+        rows to pass as ``step(..., bias=rows)``: (V,) or (B, V) float32; None when the
+        model has none."""
+        if self.label_bias is None:
+            return None
+        ids = np.asarray(ids, dtype=np.int64)
+        style, kind, tempo = self.label_bias
+        return style[ids[..., 0]] + kind[ids[..., 1]] + tempo[ids[..., 2]]
+
     def feel(self, state: dict, tokens: np.ndarray) -> np.ndarray:
         """Feel logits of ``tokens`` (B,), the step just predicted by the last :meth:`step`:
         a (2, C, bins, B) view (velocity, offset) x class x bin x batch (events: (1, 1,
@@ -392,7 +405,8 @@ class NumpyDrumModel:
     def step(self, state: dict, tokens: np.ndarray, index=None, next_position=None,
              lookback: np.ndarray | None = None, deltas: np.ndarray | None = None,
              extra: np.ndarray | None = None, labels: np.ndarray | None = None,
-             feel_in: np.ndarray | None = None, bar_ago: np.ndarray | None = None) -> np.ndarray:
+             feel_in: np.ndarray | None = None, bar_ago: np.ndarray | None = None,
+             bias: np.ndarray | None = None) -> np.ndarray:
         """Advance every sequence by one input token; returns logits (B, V) (events: the
         drum logits followed by the delta logits, (B, n_drums + n_deltas)).
 
@@ -402,8 +416,9 @@ class NumpyDrumModel:
         ``deltas``: events delta ids; ``labels``: rows of :meth:`label_rows`; ``feel_in``:
         (B, 2C) the input step's feel (:func:`drumrnn.model.feel.feel_inputs`; with
         ``feel_context``, (B, 2C + 2): the running feel after it); ``bar_ago``:
-        (B, 2) the tokens one and two bars before the predicted step (vocabulary size: none).
-        Only the features the model uses are needed.
+        (B, 2) the tokens one and two bars before the predicted step (vocabulary size: none);
+        ``bias``: rows of :meth:`label_bias_rows`. Only the features the model uses are
+        needed.
         """
         cfg, t = self.config, self.tables
         # layer 0's inputs: table rows summed batch-first, then turned feature-major
@@ -427,11 +442,12 @@ class NumpyDrumModel:
             rows += _take(self.inputs, self.ago_at[1] + bar_ago[:, 1], more)
         if extra is None and (cfg.position_embedding or cfg.counter_bits):
             extra = self.schedule(index, next_position)
-        return self._logits(self._advance(state, rows, extra), bar_ago)
+        return self._logits(self._advance(state, rows, extra), bar_ago, bias)
 
     def step_codes(self, state: dict, codes: np.ndarray, extra: np.ndarray | None = None,
                    feel_in: np.ndarray | None = None, bar_ago: np.ndarray | None = None,
-                   context: np.ndarray | None = None) -> np.ndarray:
+                   context: np.ndarray | None = None, bias: np.ndarray | None = None
+                   ) -> np.ndarray:
         """:meth:`step` with layer 0's inputs given as rows of ``inputs`` to sum, ``codes``
         (k, B): the token's row (``4 * token + lookback code`` with lookback flags), the
         bar-ago tokens' rows (``ago_at[i] + token``, vocabulary size: none) and the struck
@@ -439,14 +455,14 @@ class NumpyDrumModel:
         and number (or ``feel_in``: (B, 2C) the input values in (class, quantity) order);
         ``extra``: a :meth:`schedule` row; ``bar_ago``: as in :meth:`step` (batch 1: also
         ``((a1, a2),)``, Python numbers), for the copy gates; ``context``: (B, 2) the running
-        feel (``feel_context`` models)."""
+        feel (``feel_context`` models); ``bias``: as in :meth:`step`."""
         rows = state["rows"]
         np.add.reduce(self.inputs.take(codes, 0, None, "clip"), 0, None, rows)
         if feel_in is not None:
             rows += np.dot(feel_in, self.feel_w_by_class)
         if context is not None:
             rows += np.dot(context, self.context_w)
-        return self._logits(self._advance(state, rows, extra), bar_ago)
+        return self._logits(self._advance(state, rows, extra), bar_ago, bias)
 
     def _advance(self, state: dict, rows: np.ndarray, extra: np.ndarray | None) -> np.ndarray:
         """The recurrent layers and the head from layer 0's input ``rows`` (B, G) (and
@@ -489,10 +505,13 @@ class NumpyDrumModel:
         head = state["head"] = np.dot(self.head, top)
         return head
 
-    def _logits(self, head: np.ndarray, bar_ago: np.ndarray | None) -> np.ndarray:
-        """The logits (B, V) in a head output; with copy gates (the two rows after the token
-        logits), each gate added to the logit of its bar-ago token ("none", id V, lands on a
-        gate row, dropped)."""
+    def _logits(self, head: np.ndarray, bar_ago: np.ndarray | None,
+                bias: np.ndarray | None = None) -> np.ndarray:
+        """The logits (B, V) in a head output, plus the label ``bias`` ((V,) or (B, V)) if
+        given; with copy gates (the two rows after the token logits), each gate added to the
+        logit of its bar-ago token ("none", id V, lands on a gate row, dropped)."""
+        if bias is not None:
+            head[:self.n_out] += bias.T if bias.ndim == 2 else bias[:, None]
         if bar_ago is None or not self.copies:
             return head[:self.n_logits].T
         V, B = self.n_out, head.shape[1]

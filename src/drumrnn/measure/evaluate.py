@@ -66,7 +66,8 @@ def evaluate_model(model: ModelFile, dataset: Dataset, split: str = "test",
     sums = _Sums(kit.n_classes)
     baseline = None
     if cfg.feel:
-        train = model_tracks(dataset, "train", vocab, dataclasses.replace(cfg, labels=0))
+        train = model_tracks(dataset, "train", vocab,
+                             dataclasses.replace(cfg, labels=0, label_bias=False))
         baseline = _profile_baseline(train, vocab, cfg.feel_bins)
     _run_all(runtime, tracks, batch, kit.n_classes, sums, baseline)
     result = sums.result(runtime.vocab.encoding, kit.class_names)
@@ -165,6 +166,7 @@ def _run_all(runtime: NumpyDrumModel, tracks: TrackArrays, batch: int, n_classes
                 state, tracks.ids[now], index=tracks.index[now], lookback=tracks.lookback[now],
                 next_position=tracks.position[nxt],
                 labels=None if tracks.labels is None else runtime.label_rows(tracks.labels[now]),
+                bias=None if tracks.labels is None else runtime.label_bias_rows(tracks.labels[now]),
                 feel_in=None if tracks.feel_in is None else tracks.feel_in[now],
                 bar_ago=None if tracks.bar_ago is None else tracks.bar_ago[now])
         target = tracks.ids[nxt]

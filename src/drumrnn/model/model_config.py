@@ -42,6 +42,10 @@ class ModelConfig(StoredConfig):
     labels : int
         Size of each label embedding (style, kind, tempo bucket; see
         :mod:`drumrnn.model.labels`), read at every step; 0 = no labels. Steps only.
+    label_bias : bool
+        Also a learned bias on the token scores for each label value (style, kind, tempo
+        bucket), added at every step: the labels reach the predictions directly, not only
+        through the recurrent state. Needs ``labels``.
     feel : int
         Hidden size of the feel heads (velocity and offset of each struck drum, predicted
         from the RNN output and the step's drums), which also makes the network read the
@@ -85,6 +89,7 @@ class ModelConfig(StoredConfig):
     dense: int = 0
     dense_dropout: float = 0.0
     labels: int = 0
+    label_bias: bool = False
     feel: int = 0
     feel_bins: int = 16
     feel_context: bool = False
@@ -101,6 +106,8 @@ class ModelConfig(StoredConfig):
                                   "dense", "labels", "feel"))
         if self.bar_ago and not self.embedding:
             raise DrumrnnError("bar_ago reads tokens through the embedding; set embedding > 0")
+        if self.label_bias and not self.labels:
+            raise DrumrnnError("label_bias is a bias per label value: set labels > 0")
         if self.feel_context and not self.feel:
             raise DrumrnnError("feel_context is the running mean of the feel: set feel > 0")
         if (self.bar_copy or self.drum_copy) and not self.bar_ago:

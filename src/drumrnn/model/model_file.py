@@ -163,6 +163,7 @@ def describe(model: ModelFile) -> str:
             f"attention over {cfg.attention} steps" if cfg.attention else "",
             f"dense {cfg.dense}" if cfg.dense else "",
             f"label embeddings {cfg.labels}" if cfg.labels else "",
+            "label biases on the token scores" if cfg.label_bias else "",
             "the steps one and two bars back" if cfg.bar_ago else "",
             "copy gates onto them (" + " and ".join(filter(None, [
                 "whole steps" if cfg.bar_copy else "", "per drum" if cfg.drum_copy else ""]))

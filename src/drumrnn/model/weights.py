@@ -76,6 +76,9 @@ def expected_shapes(config: ModelConfig, vocab: Vocabulary) -> dict[str, tuple[i
         width = d
     shapes["head.weight"] = (n_in, width)
     shapes["head.bias"] = (n_in,)
+    if config.label_bias:
+        for i, n in enumerate(vocab.label_sizes):
+            shapes[f"label_bias.{i}.weight"] = (n, n_in)
     if config.bar_copy:
         shapes["copy_gate.weight"] = (2, width)
         shapes["copy_gate.bias"] = (2,)

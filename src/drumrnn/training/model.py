@@ -134,6 +134,10 @@ class DrumLM(nn.Module):
         else:
             self.dense = None
         self.head = nn.Linear(width, n_in)
+        if config.label_bias:  # starts neutral, as the copy gates do
+            self.label_bias = nn.ModuleList(nn.Embedding(n, n_in) for n in vocab.label_sizes)
+            for bias in self.label_bias:
+                nn.init.zeros_(bias.weight)
         self.delta_head = nn.Linear(width, len(vocab.deltas)) if events else None
         if config.bar_copy:  # starts neutral: the gates add nothing until trained
             self.copy_gate = nn.Linear(width, 2)
@@ -243,6 +247,9 @@ class DrumLM(nn.Module):
             B, T, H = out.shape
             out = self.dense(out.reshape(B * T, H)).reshape(B, T, -1)
         logits = self.head(out)
+        if self.config.label_bias:
+            for k, bias in enumerate(self.label_bias):
+                logits = logits + bias(batch.labels[..., k])
         if self.config.bar_copy:  # gate k onto the token k + 1 bars back; index V = none
             V = logits.shape[-1]
             logits = F.pad(logits, (0, 1)).scatter_add(

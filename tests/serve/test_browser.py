@@ -108,6 +108,25 @@ def test_generate_fills_the_grid_and_the_page_is_captured(page, tmp_path_factory
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_a_meter_for_new_grids_that_continue_keeps(page):
+    page.fill("#bars", "2")
+    page.select_option("#meter", "3/4")  # an empty grid is redrawn in the new meter at once
+    assert cells(grid(page)).shape == (9, 24) and grid(page)["meter"] == [3, 4]
+    fixed_seed(page, 7, 2)
+    press(page, "generate", "Generated")
+    assert cells(grid(page)).shape == (9, 24) and np.count_nonzero(cells(grid(page))) > 8
+    page.select_option("#meter", "7/8")  # a grid with hits keeps its meter for now
+    assert "this grid stays in 3/4" in page.inner_text("#status")
+    page.fill("#bars", "1")
+    press(page, "continue", "Continued")
+    assert cells(grid(page)).shape == (9, 36) and page.input_value("#meter") == "3/4"
+    page.select_option("#meter", "7/8")
+    press(page, "generate", "Generated")
+    assert cells(grid(page)).shape == (9, 14) and grid(page)["meter"] == [7, 8]
+    # the bar numbers span their bars' columns
+    assert page.locator(".barnum").count() == 1
+
+
 def test_edited_bars_survive_continue(page):
     fixed_seed(page, 6, 2)  # a seed whose ride row leaves step 7 free for the keyboard
     press(page, "generate", "Generated")

@@ -199,9 +199,23 @@ def test_label_controls_need_a_model_with_labels(tmp_path, settings, message):
         DrumMachine(DrumGenerator(model)).generate(Settings(**settings), bars=2)
 
 
-def test_primers_in_other_meters_are_refused(machine):
-    with pytest.raises(DrumrnnError, match="continues 4/4 grids"):
-        machine.continue_(random_grid(1, bars=1, meter=(3, 4)), 1, Settings())
+def test_every_button_works_in_other_meters(machine):
+    """A new pattern takes the settings' meter; continuing, regenerating and humanizing keep
+    the grid's, its bars of that many steps."""
+    waltz = machine.generate(Settings(seed=1, meter=(3, 4)), bars=2).grid
+    assert waltz.meter == (3, 4) and waltz.velocities.shape == (9, 24) and waltz.n_hits > 0
+    longer = machine.continue_(waltz, 2, Settings(seed=2)).grid  # settings' 4/4 ignored
+    assert longer.meter == (3, 4) and longer.velocities.shape == (9, 48)
+    np.testing.assert_array_equal(longer.bar_range(0, 2).velocities, waltz.velocities)
+    again = machine.regenerate(longer, 0, 1, Settings(seed=3)).grid
+    assert again.meter == (3, 4)
+    np.testing.assert_array_equal(again.bar_range(1, 4).velocities,
+                                  longer.bar_range(1, 4).velocities)
+    human = machine.humanize(longer, 1.0, seed=1).grid
+    np.testing.assert_array_equal(human.velocities > 0, longer.velocities > 0)
+    assert machine.generate(Settings(seed=1, meter=(7, 8)), bars=1).grid.velocities.shape[1] == 14
+    with pytest.raises(DrumrnnError, match="time signature 4/3"):
+        Settings(meter=(4, 3))
 
 
 def test_rows_follow_the_models_kit(tmp_path):

@@ -33,9 +33,9 @@ def client(app):
     return TestClient(app)
 
 
-def grid_json(bars=1, tempo=120.0, swing=50.0, meter=(4, 4), hits=()):
+def grid_json(bars=1, tempo=120.0, swing=50.0, meter=(4, 4), hits=(), steps_per_quarter=4):
     """A grid's JSON with ``hits``: (row, step, velocity[, offset])."""
-    grid = empty_grid(KIT, bars, tempo, swing, meter)
+    grid = empty_grid(KIT, bars, tempo, swing, meter, steps_per_quarter)
     for row, step, velocity, *offset in hits:
         grid.velocities[row, step] = velocity
         grid.offsets[row, step] = offset[0] if offset else 0.0
@@ -113,13 +113,27 @@ def test_continue_keeps_the_edited_bars(client):
     np.testing.assert_array_equal(cells(body["grid"])[:, :32], cells(start))
 
 
+def test_new_patterns_take_the_chosen_meter_and_continuing_keeps_the_grids(client):
+    assert [3, 4] in client.get("/api/info").json()["meters"]
+    start = client.post("/api/generate", json={"bars": 2, "seed": 4, "meter": [7, 8]}).json()
+    assert start["grid"]["meter"] == [7, 8] and cells(start["grid"]).shape == (9, 28)
+    # the request's meter is for new patterns: the grid's own meter wins when continuing
+    body = client.post("/api/continue", json={"grid": start["grid"], "add_bars": 1, "seed": 2,
+                                              "meter": [4, 4]}).json()
+    assert body["grid"]["meter"] == [7, 8] and cells(body["grid"]).shape == (9, 42)
+    np.testing.assert_array_equal(cells(body["grid"])[:, :28], cells(start["grid"]))
+    bad = client.post("/api/generate", json={"bars": 2, "meter": [4, 3]})
+    assert bad.status_code == 422 and "time signature 4/3" in str(bad.json()["detail"])
+
+
 @pytest.mark.parametrize("change, message", [
     (dict(add_bars=0), "greater than or equal to 1"),
     (dict(grid=grid_json(bars=20, hits=[(0, 0, 90)]), add_bars=16), "at most 32 bars"),
     (dict(grid=grid_json(hits=[(0, 0, 200)])), "less than or equal to 127"),
     (dict(grid=with_offset(0.7)), "less than 0.5"),
     (dict(grid={**grid_json(), "bars": 2}), "the grid says 2 bars but its rows hold 1"),
-    (dict(grid=grid_json(meter=(3, 4), hits=[(0, 0, 90)])), "continues 4/4 grids"),
+    (dict(grid=grid_json(steps_per_quarter=2, hits=[(0, 0, 90)])),
+     "continues grids of 4 steps per quarter; got 2"),
     (dict(grid={**grid_json(), "rows": []}), "at least 1 item"),
 ])
 def test_continue_refuses_bad_grids(client, change, message):

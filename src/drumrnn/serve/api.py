@@ -76,6 +76,8 @@ class SettingsModel(BaseModel):
     kind: Literal["beat", "fill"] | None = Field("beat", description="null: unknown")
     fill_every: int = Field(0, ge=0, le=MAX_GENERATE_BARS, description="0 = no fills")
     feel: float = Field(1.0, ge=0, le=1, description="0 = on the grid, 1 = as generated")
+    meter: tuple[int, int] = Field((4, 4), description="of a new pattern; continuing keeps "
+                                   "the grid's")
 
 
 class GenerateRequest(SettingsModel):
@@ -115,7 +117,7 @@ def to_grid(model: GridModel) -> Grid:
 
 def to_settings(model: SettingsModel) -> Settings:
     return Settings(model.temperature, model.seed, model.tempo, model.swing, model.style,
-                    model.kind, model.fill_every, model.feel)
+                    model.kind, model.fill_every, model.feel, model.meter)
 
 
 def _answer(result: Result) -> JSONResponse:

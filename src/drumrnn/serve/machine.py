@@ -13,7 +13,12 @@ import numpy as np
 
 from drumrnn.core.errors import DrumrnnError
 from drumrnn.data.steps import quantize
-from drumrnn.generation.generate import DrumGenerator, GenerateConfig, profile_velocities
+from drumrnn.generation.generate import (
+    DrumGenerator,
+    GenerateConfig,
+    check_time_signature,
+    profile_velocities,
+)
 from drumrnn.generation.humanize import HumanizeConfig
 from drumrnn.generation.humanize import humanize as humanize_hits
 from drumrnn.generation.sampling import SamplingConfig
@@ -23,6 +28,9 @@ from drumrnn.serve.grid import MAX_BARS, OFFSET_MAX, Grid, grid_to_hits, hits_to
 MAX_GENERATE_BARS = 16
 KINDS = ("beat", "fill")
 SEED_LIMIT = 2**31
+#: The meters the page offers for a new grid, the first one by default (a grid in any meter
+#: whose bar is whole steps can be continued; the network was trained on 4/4).
+METERS = ((4, 4), (3, 4), (2, 4), (5, 4), (6, 8), (7, 8), (12, 8))
 
 
 @dataclass(frozen=True)
@@ -33,7 +41,8 @@ class Settings:
     offsets and their velocities' deviation from the profile's mean (0 = on the grid at the
     average velocity, 1 = as generated). ``style``, ``kind`` (``fill``) and ``fill_every``
     need a model trained with labels; ``kind`` None is unknown, and models without labels
-    ignore ``beat``.
+    ignore ``beat``. ``meter``: the time signature of a new pattern (continuing or
+    regenerating a grid keeps the grid's).
     """
 
     temperature: float = 1.0
@@ -44,8 +53,10 @@ class Settings:
     kind: str | None = "beat"
     fill_every: int = 0
     feel: float = 1.0
+    meter: tuple[int, int] = (4, 4)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "meter", check_time_signature(self.meter))
         if not 0 <= self.feel <= 1:
             raise DrumrnnError(f"feel must lie in 0..1, got {self.feel:g}")
         if self.kind is not None and self.kind not in KINDS:
@@ -80,7 +91,8 @@ class DrumMachine:
             "rows": [{"name": name, "pitch": int(pitch)}
                      for name, pitch in zip(self.kit.class_names, self.kit.output_pitches)],
             "kit": self.kit.name, "encoding": self.generator.encoding,
-            "steps_per_quarter": self.steps_per_quarter, "meters": [[4, 4]],
+            "steps_per_quarter": self.steps_per_quarter,
+            "meters": [list(meter) for meter in METERS],
             "max_generate_bars": MAX_GENERATE_BARS, "max_grid_bars": MAX_BARS,
             "styles": list(self.labels.styles) if labelled else [],
             "supports": {"style": labelled, "kind": labelled, "fill_every": labelled,
@@ -89,7 +101,8 @@ class DrumMachine:
 
     # -- buttons ----------------------------------------------------------------------------
     def generate(self, settings: Settings, bars: int, seed_bars: Grid | None = None) -> Result:
-        """A new pattern of ``bars`` bars; with ``seed_bars`` it opens with them, unchanged."""
+        """A new pattern of ``bars`` bars in the settings' meter; with ``seed_bars`` it opens
+        with them, unchanged, in their meter."""
         _check_bars(bars, MAX_GENERATE_BARS, "bars")
         if seed_bars is None:
             seed = _seed(settings.seed)
@@ -100,7 +113,7 @@ class DrumMachine:
         return self._after(seed_bars, bars - seed_bars.bars, settings)
 
     def continue_(self, grid: Grid, add_bars: int, settings: Settings) -> Result:
-        """``grid`` followed by ``add_bars`` new bars that continue it."""
+        """``grid`` followed by ``add_bars`` new bars that continue it (in its meter)."""
         _check_bars(add_bars, MAX_GENERATE_BARS, "bars to add")
         if grid.bars + add_bars > MAX_BARS:
             raise DrumrnnError(f"a grid holds at most {MAX_BARS} bars; {grid.bars} + "
@@ -113,6 +126,7 @@ class DrumMachine:
         if not 0 <= start < end <= grid.bars:
             raise DrumrnnError(f"bars {start + 1}..{end} are not within the grid's 1..{grid.bars}")
         _check_bars(end - start, MAX_GENERATE_BARS, "bars to regenerate")
+        settings = replace(settings, meter=grid.meter)
         if start == 0:
             seed = _seed(settings.seed)
             new = self._sample(settings, seed, end, grid)
@@ -170,6 +184,7 @@ class DrumMachine:
                rows_like: Grid | None = None) -> Result:
         """``primer`` followed by ``new_bars`` generated bars that continue it."""
         self._check_primer(primer)
+        settings = replace(settings, meter=primer.meter)
         seed = _seed(settings.seed)
         total = primer.bars + new_bars
         if not self._kit_hits(primer)[0].size:  # nothing to continue: fresh bars
@@ -184,14 +199,16 @@ class DrumMachine:
 
     def _sample(self, settings: Settings, seed: int, bars: int, rows_like: Grid | None = None,
                 primer=None) -> Grid:
-        """``bars`` bars from the generator as a grid (with ``rows_like``'s rows if given)."""
+        """``bars`` bars in the settings' meter from the generator as a grid (with
+        ``rows_like``'s rows if given; a ``primer`` must be in that meter)."""
         self._check_labels(settings)
         config = GenerateConfig(bars=bars, tempo=settings.tempo, seed=seed,
                                 sampling=SamplingConfig(temperature=settings.temperature),
                                 style=settings.style, kind=settings.kind,
-                                fill_every=settings.fill_every, feel=settings.feel)
+                                fill_every=settings.fill_every, feel=settings.feel,
+                                time_signature=settings.meter if primer is None else None)
         hits = self.generator.generate(config, primer)[0]
-        grid = hits_to_grid(hits, self.kit, bars, settings.tempo, settings.swing,
+        grid = hits_to_grid(hits, self.kit, bars, settings.tempo, settings.swing, settings.meter,
                             steps_per_quarter=self.steps_per_quarter)
         return grid if rows_like is None else _on_rows(grid, rows_like)
 
@@ -203,10 +220,9 @@ class DrumMachine:
         return rows[keep], steps[keep], classes[keep].astype(np.int64)
 
     def _check_primer(self, grid: Grid) -> None:
-        if grid.meter != (4, 4) or grid.steps_per_quarter != self.steps_per_quarter:
-            raise DrumrnnError(f"this model continues 4/4 grids of {self.steps_per_quarter} "
-                               f"steps per quarter; got {grid.meter[0]}/{grid.meter[1]} with "
-                               f"{grid.steps_per_quarter}")
+        if grid.steps_per_quarter != self.steps_per_quarter:
+            raise DrumrnnError(f"this model continues grids of {self.steps_per_quarter} steps "
+                               f"per quarter; got {grid.steps_per_quarter}")
 
     def _check_labels(self, settings: Settings) -> None:
         """Label controls on a model without labels get one clear message (a model with

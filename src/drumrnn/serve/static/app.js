@@ -25,6 +25,8 @@ const hook = window.__drumrnn = {
 };
 
 const stepsPerBar = () => state.meter[0] * 4 * state.stepsPerQuarter / state.meter[1];
+const meterText = (meter) => `${meter[0]}/${meter[1]}`;
+const chosenMeter = () => $("meter").value.split("/").map(Number); // for new patterns
 const nSteps = () => (state.rows.length ? state.rows[0].vel.length : 0);
 const nBars = () => nSteps() / stepsPerBar();
 const tempo = () => clampNumber($("tempo"), 20, 300, 120);
@@ -64,6 +66,7 @@ function loadGrid(grid) {
     off: (r.offsets || r.velocities.map(() => 0)).slice(), muted: muted.has(r.pitch),
   }));
   state.meter = grid.meter;
+  $("meter").value = meterText(grid.meter);
   state.stepsPerQuarter = grid.steps_per_quarter;
   if (state.selection && state.selection.end > nBars()) state.selection = null;
   renderGrid();
@@ -274,6 +277,7 @@ function settings() {
     style: info.supports.style && $("style").value ? $("style").value : null,
     kind: info.supports.kind && $("kind").value ? $("kind").value : null,
     fill_every: info.supports.fill_every ? clampNumber($("fill-every"), 0, 16, 0) : 0,
+    meter: chosenMeter(),
   };
 }
 
@@ -360,8 +364,22 @@ $("humanize").addEventListener("click", () => run("Humanize", async () => {
 }));
 
 $("clear").addEventListener("click", () => {
+  state.meter = chosenMeter();
   loadGrid(emptyGrid(barsWanted()));
   status("Cleared");
+});
+
+// a new meter redraws an empty grid at once; a grid with hits keeps its own until the next
+// Generate or Clear (Continue and Regenerate always keep the grid's meter)
+$("meter").addEventListener("change", () => {
+  const text = $("meter").value;
+  if (gridHits(false) === 0) {
+    state.meter = chosenMeter();
+    loadGrid(emptyGrid(barsWanted()));
+    status(`Meter ${text}`);
+  } else {
+    status(`Meter ${text} for the next Generate or Clear; this grid stays in ${meterText(state.meter)}`);
+  }
 });
 
 async function download(kind) {
@@ -591,6 +609,7 @@ async function init() {
   state.info = await (await fetch("/api/info")).json();
   state.stepsPerQuarter = state.info.steps_per_quarter;
   state.meter = state.info.meters[0];
+  for (const meter of state.info.meters) $("meter").add(new Option(meterText(meter), meterText(meter)));
   const style = $("style");
   for (const name of state.info.styles) style.add(new Option(name, name));
   const unsupported = (id, what) => {

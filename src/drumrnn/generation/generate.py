@@ -420,13 +420,15 @@ class DrumGenerator:
         # plain temperature sampling: Gumbel-max with the noise drawn in blocks of steps into
         # one reused buffer (one call per variation instead of one per step; no fresh pages
         # to fault in), scaled by the temperature (argmax(z / T + g) = argmax(z + T g)).
-        # Each variation draws its own rows from its own stream, laid out as the logits are.
+        # Each variation draws its own rows from its own stream, batch first: a row's block is
+        # one draw, and the step's scores take the argmax along contiguous rows.
         fast = not (sampling.greedy or sampling.top_k or sampling.top_p < 1)
         block = min(NOISE_BLOCK, tokens.shape[1])
-        noise = np.empty((block, rt.n_out, len(tokens)) if fast else 0, np.float32)
+        noise = np.empty((len(tokens), block, rt.n_out) if fast else 0, np.float32)
+        scores = np.empty((len(tokens), rt.n_out), np.float32)
         for s in range(tokens.shape[1] - 1):
             if fast and (s == 0 or (s + 1) % block == 0):
-                rngs.gumbel_last(noise)
+                rngs.gumbel(noise)
                 if sampling.temperature != 1:
                     noise *= np.float32(sampling.temperature)
             logits = rt.step(state, tokens[:, s], **inputs(tokens, s))
@@ -437,10 +439,9 @@ class DrumGenerator:
                 continue
             if self.steps_config.bar_tokens:
                 logits[:, bar] = -np.inf
-            if fast:  # on (V, B): the runtime's logits are a transposed view
-                scores = logits.T
-                scores += noise[(s + 1) % block]
-                tokens[:, s + 1] = scores.argmax(axis=0)
+            if fast:
+                np.add(logits, noise[:, (s + 1) % block], out=scores)
+                tokens[:, s + 1] = scores.argmax(axis=1)
             else:
                 tokens[:, s + 1] = sample(logits, sampling, rngs)
 

@@ -101,7 +101,6 @@ class VariationRngs:
 
     def __init__(self, generators: list[np.random.Generator]):
         self.generators = list(generators)
-        self._scratch: np.ndarray | None = None
 
     @classmethod
     def of(cls, seed: int, first: int, num: int) -> VariationRngs:
@@ -124,16 +123,6 @@ class VariationRngs:
         """Standard Gumbel noise into ``out`` (batch first), row k from stream k."""
         for row, g in zip(out, self.generators):
             gumbel_noise(g, out=row)
-        return out
-
-    def gumbel_last(self, out: np.ndarray) -> np.ndarray:
-        """Standard Gumbel noise into ``out`` whose last axis is the batch (as the runtime's
-        transposed logits are): each row's draws in one call into a reused batch-first
-        buffer, then one transposing copy."""
-        shape = (out.shape[-1],) + out.shape[:-1]
-        if self._scratch is None or self._scratch.shape != shape:
-            self._scratch = np.empty(shape, np.float32)
-        np.copyto(out, np.moveaxis(self.gumbel(self._scratch), 0, -1))
         return out
 
 

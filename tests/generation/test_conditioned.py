@@ -206,6 +206,33 @@ def test_humanize_keeps_every_hit_drum_and_step(labelled, tmp_path):
     assert len(read_drum_hits(tmp_path / "h.mid")) == len(source)
 
 
+@pytest.mark.parametrize("meter", [(3, 4), (7, 8)])
+def test_humanize_lays_out_bars_as_generation_does_in_any_meter(labelled, monkeypatch, meter):
+    """Humanize reads a piece in another meter with the positions and bar lengths (the
+    lookback and bar-ago distances) that generation gave it, slot by slot."""
+    import drumrnn.generation.generate as generate_module
+    import drumrnn.generation.humanize as humanize_module
+
+    runs = []
+
+    def spy(run_steps):
+        def recorded(rt, run, *args, **kwargs):
+            runs.append(run)
+            return run_steps(rt, run, *args, **kwargs)
+        return recorded
+
+    monkeypatch.setattr(generate_module, "run_steps", spy(generate_module.run_steps))
+    monkeypatch.setattr(humanize_module, "run_steps", spy(humanize_module.run_steps))
+    gen = DrumGenerator.load(labelled / "run" / "model.npz")
+    piece = gen.generate(GenerateConfig(bars=4, seed=2, time_signature=meter, style="rock"))[0]
+    humanize(gen, piece, HumanizeConfig(seed=1, style="rock"))
+    made, read = runs
+    n = len(read.position)
+    assert np.array_equal(read.position, made.position[:n])
+    assert np.array_equal(read.bar_length, made.bar_length[:n])
+    assert read.bar_length[0] == meter[0] * 16 // meter[1]
+
+
 def test_humanize_needs_feel_heads(tmp_path):
     model = one_drum_model(tmp_path / "m.npz", [[0, 0], [0, 0]], [0.0, 0.0])
     with pytest.raises(DrumrnnError, match="feel heads"):

@@ -14,7 +14,7 @@ import numpy as np
 
 from drumrnn.core.errors import DrumrnnError
 from drumrnn.data.hits import DrumHits
-from drumrnn.data.steps import bar_token, encode_steps, quantize
+from drumrnn.data.steps import bar_start_steps, bar_token, encode_steps, meter_layout, quantize
 from drumrnn.generation.conditioned import StepRun, run_steps
 from drumrnn.generation.generate import DrumGenerator
 from drumrnn.generation.sampling import SamplingConfig, VariationRngs
@@ -62,10 +62,16 @@ def humanize(generator: DrumGenerator, hits: DrumHits,
         ids = generator.labels.ids(config.style, config.kind,
                                    config.tempo or hits.time_map.qpm, strict=True)
         labels = np.repeat(ids[None], n, axis=0)
+    # each slot's bar length, so that lookback flags and bar-ago tokens reach one bar of the
+    # input's own meter back; the silent first step sits at the end of a bar like the first
+    starts = bar_start_steps(hits.time_map, sequence.n_steps / spq, spq)
+    _, _, bar_length = meter_layout(np.diff(starts), steps_config.bar_tokens)
+    first = int(bar_length[0])
     run = StepRun(tokens[None].copy(), np.full((1, n, C), -1, np.int8),
                   np.full((1, n, C), -1, np.int8), np.r_[False, sequence.tokens == bar],
-                  np.r_[4 * spq - 1, sequence.positions].astype(np.int64),
-                  np.arange(n) - 1, labels, n, 1, force_tokens=True)
+                  np.r_[first - 1, sequence.positions].astype(np.int64),
+                  np.arange(n) - 1, labels, n, 1, force_tokens=True,
+                  bar_length=np.r_[first, bar_length[:n - 1]])
     rng = np.random.Generator(np.random.SFC64(config.seed))
     run_steps(rt, run, SamplingConfig(), bar, steps_config.bar_tokens, VariationRngs([rng]))
 

@@ -265,8 +265,9 @@ def main() -> None:
            f"{args.patterns} of the test beats' pieces spread evenly over them, each generated "
            "with that piece's style and tempo labels and written at its tempo (styles: "
            + ", ".join(f"{style or 'unknown'} {k}" for style, k in styles_of_mix.most_common())
-           + f"; tempos {tempos.min():.0f}-{tempos.max():.0f} bpm, median "
-           f"{np.median(tempos):.0f}). The first column leaves style and tempo unknown: the "
+           + (f"; tempos {tempos.min():.0f}-{tempos.max():.0f} bpm, median "
+              f"{np.median(tempos):.0f}" if len(tempos) else "; tempos unknown")
+           + "). The first column leaves style and tempo unknown: the "
            "training split's mix of styles (whose beats have fewer closed hi-hat and more ride "
            "hits than the test split's), written at 120 bpm, faster than most test beats, so "
            "that the same offsets (shares of a step) come out fewer ms. "

@@ -100,20 +100,22 @@ def test_fill_every_switches_the_label_at_the_bar_lines(labelled, monkeypatch):
     step = gen.runtime.step_codes
 
     def spy(state, codes, extra, *rest):
-        read.append(extra.copy())  # the step's position, counter and label rows
+        # the step's position, counter and label rows; the label biases on its scores
+        read.append((extra.copy(), rest[-1].copy()))
         return step(state, codes, extra, *rest)
 
     monkeypatch.setattr(gen.runtime, "step_codes", spy)
     gen.generate(GenerateConfig(bars=8, num=2, seed=1, style=style, fill_every=4, tempo=96))
-    fill = gen.runtime.label_rows(gen.labels.ids(style, "fill", 96))
-    beat = gen.runtime.label_rows(gen.labels.ids(style, "beat", 96))
+    rt = gen.runtime
+    fill, beat = (gen.labels.ids(style, kind, 96) for kind in ("fill", "beat"))
     # input step k (the silent lead step is step -1) predicts step k of the piece
     position = np.r_[15, np.tile(np.arange(16), 8)]
-    schedule = gen.runtime.schedule(np.arange(len(position)) - 1, np.r_[position[1:], 0])
+    schedule = rt.schedule(np.arange(len(position)) - 1, np.r_[position[1:], 0])
     assert len(read) == 8 * 16
-    for k, rows in enumerate(read):
+    for k, (rows, bias) in enumerate(read):
         want = fill if (k // 16) in (3, 7) else beat
-        np.testing.assert_allclose(rows - schedule[k], want, atol=1e-5)
+        np.testing.assert_allclose(rows - schedule[k], rt.label_rows(want), atol=1e-5)
+        np.testing.assert_array_equal(bias, rt.label_bias_rows(want))
 
 
 def test_feel_zero_equals_the_quantized_output_at_flat_profile_velocities(labelled):

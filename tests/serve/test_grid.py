@@ -214,8 +214,9 @@ def test_every_button_works_in_other_meters(machine):
     human = machine.humanize(longer, 1.0, seed=1).grid
     np.testing.assert_array_equal(human.velocities > 0, longer.velocities > 0)
     assert machine.generate(Settings(seed=1, meter=(7, 8)), bars=1).grid.velocities.shape[1] == 14
-    with pytest.raises(DrumrnnError, match="time signature 4/3"):
-        Settings(meter=(4, 3))
+    for meter in ((4, 3), (32, 1), (17, 4)):  # refused before any generation
+        with pytest.raises(DrumrnnError, match=f"time signature {meter[0]}/{meter[1]}"):
+            Settings(meter=meter)
 
 
 def test_rows_follow_the_models_kit(tmp_path):

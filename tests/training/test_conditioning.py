@@ -159,6 +159,10 @@ def test_running_feel_is_a_decaying_mean_of_the_struck_steps_restarting_with_a_p
     assert np.allclose(out[2], (keep * means[0] + means[2]) / (keep + 1))  # recent weigh more
     assert np.allclose(out[3], means[3])  # a new piece forgets the last one
     assert not running_feel(means, np.zeros(4, bool)).any()  # nothing struck: 0
+    from drumrnn.model.feel import half_life
+
+    for rate in (CONTEXT_RATE, 1 / 128):  # an old step weighs half after a half-life
+        assert np.isclose((1 - rate) ** half_life(rate), 0.5)
     slow = running_feel(means, struck, rate=1 / 128)  # a longer memory: older steps count more
     assert np.allclose(slow[2], ((1 - 1 / 128) * means[0] + means[2]) / (2 - 1 / 128))
 

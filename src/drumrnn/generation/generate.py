@@ -425,7 +425,7 @@ class DrumGenerator:
         fast = not (sampling.greedy or sampling.top_k or sampling.top_p < 1)
         block = min(NOISE_BLOCK, tokens.shape[1])
         noise = np.empty((len(tokens), block, rt.n_out) if fast else 0, np.float32)
-        scores = np.empty((len(tokens), rt.n_out), np.float32)
+        scores = np.empty((len(tokens), rt.n_out) if fast else 0, np.float32)
         for s in range(tokens.shape[1] - 1):
             if fast and (s == 0 or (s + 1) % block == 0):
                 rngs.gumbel(noise)

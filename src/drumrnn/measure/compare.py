@@ -740,8 +740,8 @@ def label_mix(patterns: PatternSet, n: int, known: tuple[str, ...]
               ) -> list[tuple[str | None, float | None]]:
     """The labels of ``n`` patterns that mirror ``patterns`` (e.g. a split's beats cut into
     pieces): the style and tempo of ``n`` of its pieces spread evenly over it, so that the
-    mix of styles and tempos is the reference's. A style the model does not know, or an
-    unknown tempo, is None."""
+    mix of styles and tempos is the reference's. A style the model does not know is None
+    (unknown); so is an unknown tempo (then played at generation's default, 120 bpm)."""
     pieces = patterns.pieces
     picks = np.linspace(0, len(pieces) - 1, n).round().astype(int) if pieces else []
     return [(pieces[k].style if pieces[k].style in known else None,

@@ -77,6 +77,12 @@ def step_feel(feel_in: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarr
     return means, count > 0
 
 
+def half_life(rate: float) -> float:
+    """Struck steps after which a step weighs half in a running feel kept at ``rate`` (0 < rate
+    <= 1; a rate of 1 keeps only the last step: 0)."""
+    return float(np.log(0.5) / np.log1p(-rate)) if rate < 1 else 0.0
+
+
 def feel_step(v: float, o: float, w: float, mv: float, mo: float,
               rate: float = CONTEXT_RATE) -> tuple[float, float, float]:
     """One struck step of the running feel in Python numbers: the weighted sums of velocity

@@ -58,8 +58,8 @@ class ModelConfig(StoredConfig):
         pull and dynamics. Needs ``feel``; steps only.
     feel_rate : float
         How far each struck step moves the running feel towards its own feel (the running
-        mean's memory: half-life ``ln 2 / feel_rate`` struck steps; 1/32: 22, about two bars
-        of a groove; 1/128: 88, about a whole 8-bar piece).
+        mean's memory: a half-life of :func:`drumrnn.model.feel.half_life` struck steps; 1/32:
+        22, about two bars of a groove; 1/128: 88, about a whole 8-bar piece).
     bar_ago : bool
         Read the tokens one and two bars before the step to predict (through the token
         embedding), so that repeating a bar is a matter of copying what is in view rather

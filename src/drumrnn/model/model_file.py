@@ -15,7 +15,6 @@ their payload unchecked.
 from __future__ import annotations
 
 import json
-import math
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from drumrnn.core.atomic import atomic_path
 from drumrnn.core.errors import DrumrnnError
 from drumrnn.data.encoding import EncodingConfig
 from drumrnn.data.kits import kit_from_dict
+from drumrnn.model.feel import half_life
 from drumrnn.model.labels import LabelVocab
 from drumrnn.model.model_config import ModelConfig, Vocabulary
 from drumrnn.model.weights import check_weights, payload_digest
@@ -170,7 +170,7 @@ def describe(model: ModelFile) -> str:
             + ")" if cfg.bar_copy or cfg.drum_copy else "",
             f"feel heads {cfg.feel} ({cfg.feel_bins} velocity and {cfg.feel_bins} offset bins "
             "per drum)" if cfg.feel else "",
-            f"the running feel (half-life {math.log(2) / cfg.feel_rate:.0f} struck steps)"
+            f"the running feel (half-life {half_life(cfg.feel_rate):.0f} struck steps)"
             if cfg.feel_context else ""])),
         f"encoding: {enc['encoding']}, kit {h['kit']['name']} ({len(h['kit']['class_names'])} "
         f"classes), " + (f"{enc['steps_per_quarter']} steps per quarter, vocabulary {vocab.size}"

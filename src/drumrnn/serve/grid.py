@@ -37,6 +37,19 @@ def swing_delay(swing: float) -> float:
     return swing / 50.0 - 1.0
 
 
+def check_meter(meter, steps_per_quarter: int | None = None) -> tuple[int, int]:
+    """``meter`` as ``(numerator, denominator)`` if a grid can hold it: numerator 1..16,
+    denominator one of :data:`DENOMINATORS` and, with ``steps_per_quarter``, a bar of whole
+    steps; a :class:`DrumrnnError` with a one-line message otherwise."""
+    numerator, denominator = (int(x) for x in meter)
+    if not 1 <= numerator <= 16 or denominator not in DENOMINATORS:
+        raise DrumrnnError(f"time signature {numerator}/{denominator}: the numerator must "
+                           f"lie in 1..16 and the denominator be one of {DENOMINATORS}")
+    if steps_per_quarter and (numerator * 4 * steps_per_quarter) % denominator:
+        raise DrumrnnError(f"a {numerator}/{denominator} bar is not a whole number of steps")
+    return numerator, denominator
+
+
 @dataclass(frozen=True)
 class Grid:
     """A drum pattern as the page edits it.
@@ -96,14 +109,9 @@ class Grid:
         if not SWING_RANGE[0] <= self.swing <= SWING_RANGE[1]:
             raise DrumrnnError(f"swing must lie in {SWING_RANGE[0]:g}..{SWING_RANGE[1]:g} %, "
                                f"got {self.swing:g}")
-        numerator, denominator = self.meter
-        if not 1 <= numerator <= 16 or denominator not in DENOMINATORS:
-            raise DrumrnnError(f"time signature {numerator}/{denominator}: the numerator must "
-                               f"lie in 1..16 and the denominator be one of {DENOMINATORS}")
         if not 1 <= self.steps_per_quarter <= 8:
             raise DrumrnnError("steps per quarter must lie in 1..8")
-        if (numerator * 4 * self.steps_per_quarter) % denominator:
-            raise DrumrnnError(f"a {numerator}/{denominator} bar is not a whole number of steps")
+        check_meter(self.meter, self.steps_per_quarter)
         steps = velocities.shape[1]
         if steps == 0 or steps % self.steps_per_bar:
             raise DrumrnnError(f"a grid holds whole bars of {self.steps_per_bar} steps; "

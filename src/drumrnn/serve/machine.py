@@ -13,16 +13,18 @@ import numpy as np
 
 from drumrnn.core.errors import DrumrnnError
 from drumrnn.data.steps import quantize
-from drumrnn.generation.generate import (
-    DrumGenerator,
-    GenerateConfig,
-    check_time_signature,
-    profile_velocities,
-)
+from drumrnn.generation.generate import DrumGenerator, GenerateConfig, profile_velocities
 from drumrnn.generation.humanize import HumanizeConfig
 from drumrnn.generation.humanize import humanize as humanize_hits
 from drumrnn.generation.sampling import SamplingConfig
-from drumrnn.serve.grid import MAX_BARS, OFFSET_MAX, Grid, grid_to_hits, hits_to_grid
+from drumrnn.serve.grid import (
+    MAX_BARS,
+    OFFSET_MAX,
+    Grid,
+    check_meter,
+    grid_to_hits,
+    hits_to_grid,
+)
 
 #: Bars one generation may write (the grid itself holds up to grid.MAX_BARS).
 MAX_GENERATE_BARS = 16
@@ -56,7 +58,7 @@ class Settings:
     meter: tuple[int, int] = (4, 4)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "meter", check_time_signature(self.meter))
+        object.__setattr__(self, "meter", check_meter(self.meter))
         if not 0 <= self.feel <= 1:
             raise DrumrnnError(f"feel must lie in 0..1, got {self.feel:g}")
         if self.kind is not None and self.kind not in KINDS:
@@ -105,6 +107,7 @@ class DrumMachine:
         with them, unchanged, in their meter."""
         _check_bars(bars, MAX_GENERATE_BARS, "bars")
         if seed_bars is None:
+            check_meter(settings.meter, self.steps_per_quarter)  # before generating
             seed = _seed(settings.seed)
             return Result(self._sample(settings, seed, bars), seed)
         if seed_bars.bars >= bars:

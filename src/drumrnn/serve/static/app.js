@@ -65,8 +65,7 @@ function loadGrid(grid) {
     name: r.name, pitch: r.pitch, vel: r.velocities.slice(),
     off: (r.offsets || r.velocities.map(() => 0)).slice(), muted: muted.has(r.pitch),
   }));
-  state.meter = grid.meter;
-  $("meter").value = meterText(grid.meter);
+  state.meter = grid.meter; // the menu keeps the meter chosen for new patterns
   state.stepsPerQuarter = grid.steps_per_quarter;
   if (state.selection && state.selection.end > nBars()) state.selection = null;
   renderGrid();
@@ -369,8 +368,8 @@ $("clear").addEventListener("click", () => {
   status("Cleared");
 });
 
-// a new meter redraws an empty grid at once; a grid with hits keeps its own until the next
-// Generate or Clear (Continue and Regenerate always keep the grid's meter)
+// the menu is the meter of new patterns: an empty grid is redrawn in it at once; a grid with
+// hits keeps its own (Continue, Regenerate, Humanize and Generate after selected bars too)
 $("meter").addEventListener("change", () => {
   const text = $("meter").value;
   if (gridHits(false) === 0) {
@@ -378,7 +377,7 @@ $("meter").addEventListener("change", () => {
     loadGrid(emptyGrid(barsWanted()));
     status(`Meter ${text}`);
   } else {
-    status(`Meter ${text} for the next Generate or Clear; this grid stays in ${meterText(state.meter)}`);
+    status(`Meter ${text} for new patterns (Generate with no bars selected, Clear); this grid stays in ${meterText(state.meter)}`);
   }
 });
 

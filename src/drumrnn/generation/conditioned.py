@@ -115,6 +115,22 @@ def drum_table(rt: NumpyDrumModel, bar: int) -> np.ndarray:
     return drums
 
 
+def label_inputs(rt: NumpyDrumModel, run: StepRun) -> tuple[np.ndarray | None, list]:
+    """Per slot of ``run``: the label rows of its input ((L, G), None for a model or run
+    without labels) and the label biases on its scores (a list of L rows, None where the
+    model has none). The labels change at a few bar lines: each run of equal labels is
+    computed once and its rows shared by its slots."""
+    L = len(run.is_bar)
+    if run.labels is None or not rt.has_labels:
+        return None, [None] * L
+    labels = np.asarray(run.labels)
+    starts = np.r_[True, (labels[1:] != labels[:-1]).any(axis=1)]
+    run_of = np.cumsum(starts) - 1
+    biases = rt.label_bias_rows(labels[starts])
+    return (rt.label_rows(labels[starts])[run_of],
+            [None] * L if biases is None else [biases[k] for k in run_of.tolist()])
+
+
 def run_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: int,
               bar_tokens: bool, rngs: VariationRngs, random_state: float = 0.0) -> None:
     """Sample ``run``'s tokens and feel in place, step by step; row k draws from stream k
@@ -142,20 +158,12 @@ class _Loop:
         self.rt, self.run, self.sampling, self.bar = rt, run, sampling, bar
         self.bar_tokens, self.rngs = bar_tokens, rngs
         B, L = run.tokens.shape
-        self.bias = [None] * L  # the label biases on each step's token scores
         self.look, self.backs = run.distances(rt.vocab.steps_per_bar, bar_tokens)
         # the per-step inputs shared by the batch (position, counters, labels): one row each
         schedule = rt.schedule(run.index, np.r_[run.position[1:], 0])
-        if run.labels is not None and rt.has_labels:
-            # the labels change at a few bar lines: one row per run of equal labels
-            labels = np.asarray(run.labels)
-            starts = np.r_[True, (labels[1:] != labels[:-1]).any(axis=1)]
-            run_of = np.cumsum(starts) - 1
-            rows = rt.label_rows(labels[starts])[run_of]
+        rows, self.bias = label_inputs(rt, run)
+        if rows is not None:
             schedule = rows if schedule is None else schedule + rows
-            biases = rt.label_bias_rows(labels[starts])
-            if biases is not None:  # one row per run, shared by its steps
-                self.bias = [biases[k] for k in run_of.tolist()]
         self.schedule = [None] * L if schedule is None else list(schedule)
         self.fast = not (sampling.greedy or sampling.top_k or sampling.top_p < 1)
         self.block = min(NOISE_BLOCK, L)
@@ -465,8 +473,7 @@ def beam_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: 
     scores[0] = 0.0
     state = rt.start(beam, random_state, rng)
     schedule = rt.schedule(run.index, np.r_[run.position[1:], 0])
-    label_rows = None if run.labels is None or not rt.has_labels else rt.label_rows(run.labels)
-    biases = None if label_rows is None else rt.label_bias_rows(run.labels)
+    label_rows, biases = label_inputs(rt, run)
     feel = rt.has_feel
     if feel:
         C, bins = rt.vocab.n_classes, rt.config.feel_bins
@@ -497,7 +504,7 @@ def beam_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: 
             running.add(*step_feel(feel_in, C))
             feel_in = np.hstack([feel_in, running.value])
         logits = rt.step(state, seqs[:, s], labels=None if label_rows is None else label_rows[s],
-                         feel_in=feel_in, bias=None if biases is None else biases[s], **inputs)
+                         feel_in=feel_in, bias=biases[s], **inputs)
         t = s + 1
         if t < run.n_fixed or run.is_bar[t]:
             if t >= run.n_fixed:

@@ -147,11 +147,14 @@ class _Loop:
     as few NumPy calls per step as it takes: they, not arithmetic, cost the time there) and
     a batch. Both draw the same numbers from each row's stream.
 
-    Token noise: Gumbel-max with the noise of a block of steps drawn at once. Feel noise:
-    each struck drum takes 2 * bins Gumbel draws (velocity bins, then offset bins), in class
-    order, from a pool of its row filled by the row's own stream, so that a row's feel is
-    the same alone or in any batch and only struck drums cost draws; the pool's size does
-    not depend on the batch (refills interleave with the token noise)."""
+    Tokens: inverse-CDF draws (the first token whose running sum of probabilities, float64
+    in token order, exceeds a uniform times the total), the uniforms of a block of steps
+    drawn at once: exact like Gumbel-max, with one random number per step instead of one
+    per token (whose logarithms took a sixth of a batch's time). Feel noise: each struck
+    drum takes 2 * bins Gumbel draws (velocity bins, then offset bins), in class order, from
+    a pool of its row filled by the row's own stream, so that a row's feel is the same alone
+    or in any batch and only struck drums cost draws; the pool's size does not depend on the
+    batch (refills interleave with the token draws)."""
 
     def __init__(self, rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: int,
                  bar_tokens: bool, rngs: VariationRngs, random_state: float):
@@ -167,9 +170,8 @@ class _Loop:
         self.schedule = [None] * L if schedule is None else list(schedule)
         self.fast = not (sampling.greedy or sampling.top_k or sampling.top_p < 1)
         self.block = min(NOISE_BLOCK, L)
-        # batch first: a row's block is one draw, and a step's (B, V) scores take the
-        # argmax along contiguous rows (along the feature-major logits it costs a copy)
-        self.noise = np.empty((B, self.block, rt.n_out) if self.fast else 0, np.float32)
+        self.uniforms = np.empty((B, self.block if self.fast else 0))
+        self.scale = np.float32(1 / sampling.temperature)
         self.state = rt.start(B, random_state, rngs)
         self.feel = rt.has_feel
         C, bins = rt.vocab.n_classes, rt.config.feel_bins
@@ -182,10 +184,16 @@ class _Loop:
         self.pool = np.zeros((B, self.width, 2, bins), np.float32)
 
     def token_noise(self, t: int) -> None:
-        """Draw the token noise of the block that starts at step ``t``."""
-        self.rngs.gumbel(self.noise)
-        if self.sampling.temperature != 1:
-            self.noise *= np.float32(self.sampling.temperature)
+        """Draw the uniforms of the token draws of the block that starts at step ``t``."""
+        self.rngs.random(self.uniforms)
+
+    def probabilities(self, logits: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Unnormalised probabilities at the sampling temperature into ``out``: ``exp((z -
+        max) / T)`` along the first axis of ``logits`` (V,) or (V, B)."""
+        np.subtract(logits, logits.max(axis=0), out=out)
+        if self.scale != 1:
+            out *= self.scale
+        return np.exp(out, out=out)
 
     def refill(self, row: int) -> None:
         """Fill row ``row``'s feel pool from its stream."""
@@ -207,7 +215,8 @@ class _Loop:
         a1 = a2 = V  # the tokens one and two bars before the predicted step (V: none)
         copies = rt.copies
         sample_tokens, n_fixed, n_fixed_feel = not run.force_tokens, run.n_fixed, run.n_fixed_feel
-        fast, block, noise = self.fast, self.block, self.noise[0] if self.fast else None
+        fast, block, uniforms = self.fast, self.block, self.uniforms[0]
+        probs, cum = np.empty(rt.n_out, np.float32), np.empty(rt.n_out)
         schedule, bias, units, mask_bar = self.schedule, self.bias, self.units, self.bar_tokens
         step, feel_one = rt.step_codes, rt.feel_one  # bound once: Python calls add up here
         if feel:
@@ -255,10 +264,10 @@ class _Loop:
                 else:
                     if mask_bar:
                         logits[:, bar] = -np.inf
-                    if fast:
-                        scores = logits[0]
-                        scores += noise[t % block]
-                        token = int(scores.argmax())
+                    if fast:  # as kernels.draw_tokens does
+                        cum = np.add.accumulate(self.probabilities(logits[0], probs)
+                                                .astype(np.float64), out=cum)
+                        token = int(cum.searchsorted(uniforms[t % block] * cum[-1], "right"))
                     else:
                         token = int(sample(logits, self.sampling, self.rngs)[0])
                 tokens[t] = token
@@ -348,7 +357,11 @@ class _Loop:
         return running
 
     def batch(self) -> None:
-        """Several rows: vector bookkeeping; the feel input as a product."""
+        """Several rows: vector operations over the batch where they pay (products, exp),
+        compiled kernels for the small per-row work of a step (input codes, token and feel
+        draws, running feel), whose NumPy calls would cost more than their arithmetic."""
+        from drumrnn.generation import kernels  # numba's import: not for batch 1
+
         rt, run, bar, state, rngs = self.rt, self.run, self.bar, self.state, self.rngs
         tokens = run.tokens
         B, L = tokens.shape
@@ -356,60 +369,43 @@ class _Loop:
         index, is_bar, look, backs = run.index.tolist(), run.is_bar.tolist(), self.look, self.backs
         lookback, ago, feel = rt.config.lookback, rt.ago_at, self.feel
         codes = np.empty((3 if ago else 1, B), np.int64)
+        ago_at = ago or (0, 0)
         if ago:
-            ago_base = np.array(ago)[:, None]
-            codes[1:] = ago_base + V
+            codes[1:] = np.array(ago)[:, None] + V
+        bar_ago = np.full((B, 2), V, np.int64)  # the tokens one and two bars back (V: none)
         copy = rt.copies
         sample_tokens, n_fixed, n_fixed_feel = not run.force_tokens, run.n_fixed, run.n_fixed_feel
-        fast, block, noise = self.fast, self.block, self.noise
-        token_scores = np.empty((B, rt.n_out), np.float32)
+        fast, block, uniforms = self.fast, self.block, self.uniforms
+        probs = np.empty((rt.n_out, B), np.float32)
         schedule, bias, mask_bar, step = self.schedule, self.bias, self.bar_tokens, rt.step_codes
-        feel_in = None
+        feel_in = running = None
         if feel:
-            drums = self.drums
-            n_struck = drums.sum(axis=1)
-            # per token: the running feel's divisor (struck drums, at least 1) and rate
-            counts = np.maximum(n_struck, 1)
-            rates = np.where(n_struck > 0, rt.config.feel_rate, 0.0)
-            # rank of each struck drum among its step's struck drums: its unit of the pool
-            rank = np.cumsum(drums, axis=1) - 1
+            n_struck = self.drums.sum(axis=1)
+            # per token, its struck classes in order (padded)
+            classes = np.zeros((len(self.drums), C), np.int64)
+            for token, struck in enumerate(self.drums):
+                classes[token, :n_struck[token]] = np.flatnonzero(struck)
             pool = self.pool.reshape(-1, 2, bins)
-            # each row's next unit of the pool (all used: the first struck drum refills),
-            # the next after this step's, and its end
+            # each row's next unit of the pool and its end (all used: the first struck drum
+            # refills)
             end = np.arange(B) * self.width + self.units
-            cursor, after = end.copy(), end.copy()
-            # the input value of each (class, quantity, bin), then a bin's worth of zeros;
-            # per token, where each drum's (quantity, bin 0) lies there (silent: the zeros)
+            cursor = end.copy()
             vel, off = centers(bins)
-            values = np.r_[np.tile(np.stack([vel, off])[None], (C, 1, 1)).reshape(-1),
-                           np.zeros(bins, np.float32)]
-            base = np.where(drums[:, :, None], np.arange(2 * C).reshape(C, 2) * bins, 2 * C * bins)
-            # the bins of each row's drums, stale where silent (base sends those to zeros)
-            picked = np.zeros((B * C, 2), np.int64)
-            codes_in = np.empty((B, C, 2), np.int64)
-            picks = []  # each step's bins of its struck drums, (row, class) in order
+            sampled = np.zeros((B, 2 * C), np.float32)  # the feel inputs, (class, quantity)
             given = self._given(0)
             feel_in = self._by_class(given)
-        running = self._running(given) if feel else None
+            running = self._running(given)
+            context = running is not None
+            if not context:  # the kernel's running feel, unused
+                running = RunningFeel(B, rt.config.feel_rate)
         for s in range(L - 1):
-            now = tokens[:, s]
-            if lookback:
-                r, distance = index[s], look[s]
-                code = (now == tokens[:, s - distance]) if r >= distance else False
-                if r >= 2 * distance:
-                    code = code + 2 * (now == tokens[:, s - 2 * distance])
-                np.add(4 * now, code, out=codes[0])
-            else:
-                codes[0] = now
-            if ago:
-                back = backs[s + 1]
-                if index[s] + 1 >= back:
-                    np.add(tokens[:, s + 1 - back], ago[0], out=codes[1])
-                    if index[s] + 1 >= 2 * back:
-                        np.add(tokens[:, s + 1 - 2 * back], ago[1], out=codes[2])
-            logits = step(state, codes, schedule[s], feel_in,
-                          (codes[1:] - ago_base).T if copy else None,
-                          None if running is None else running.value, bias[s])
+            r, distance, back = index[s], look[s], backs[s + 1]
+            flags = (min(r // distance, 2) if r >= 0 else 0) if lookback else -1
+            agos = min((r + 1) // back, 2) if ago and r >= 0 else 0
+            kernels.input_codes(tokens, s, distance, flags, back, agos, ago_at[0], ago_at[1],
+                                codes, bar_ago)
+            logits = step(state, codes, schedule[s], feel_in, bar_ago if copy else None,
+                          running.value if feel and context else None, bias[s])
             t = s + 1
             if sample_tokens and t >= n_fixed:
                 if fast and (t == n_fixed or t % block == 0):
@@ -420,8 +416,8 @@ class _Loop:
                     if mask_bar:
                         logits[:, bar] = -np.inf
                     if fast:
-                        np.add(logits, noise[:, t % block], out=token_scores)
-                        tokens[:, t] = token_scores.argmax(axis=1)
+                        kernels.draw_tokens(self.probabilities(logits.T, probs),
+                                            uniforms[:, t % block], tokens, t)
                     else:
                         tokens[:, t] = sample(logits, self.sampling, rngs)
             if not feel:
@@ -429,36 +425,20 @@ class _Loop:
             if t < n_fixed_feel:
                 given = self._given(t)
                 feel_in = self._by_class(given)
-                if running is not None:
+                if context:
                     running.add(*step_feel(given, C))
                 continue
-            now = tokens[:, t]
-            k = n_struck.take(now)
-            np.add(cursor, k, out=after)
-            if (after > end).any():
-                for row in np.flatnonzero(after > end):
+            scores = rt.feel_logits(state, tokens[:, t])
+            row = 0
+            while row >= 0:  # a row whose pool runs out stops the kernel: refill, go on
+                row = kernels.sample_feel(scores, tokens, t, row, n_struck, classes, pool, cursor,
+                                          end, vel, off, run.velocity_bins, run.offset_bins,
+                                          sampled, running.sums, running.value,
+                                          running.rate, context)
+                if row >= 0:
                     self.refill(row)
                     cursor[row] = end[row] - self.units
-                    after[row] = cursor[row] + k[row]
-            # the struck (row, class) pairs alone: the silent ones' argmax cost as much
-            struck = drums.take(now, 0).ravel().nonzero()[0]
-            # each one's noise: its row's units in class order
-            scores = pool.take((rank.take(now, 0) + cursor[:, None]).take(struck), 0)
-            cursor, after = after, cursor
-            scores += rt.feel_logits(state, now).reshape(B * C, 2, bins).take(struck, 0)
-            chosen = scores.reshape(-1, bins).argmax(1).reshape(-1, 2)
-            picks.append(chosen)
-            picked[struck] = chosen
-            feel_in = values.take(np.add(picked.reshape(B, C, 2), base.take(now, 0), out=codes_in))
-            feel_in = feel_in.reshape(B, 2 * C)
-            if running is not None:  # (class, quantity) order: a silent class reads 0, 0
-                running.add_totals(feel_in.reshape(B, C, 2).sum(1), counts.take(now),
-                                   rates.take(now))
-        if feel:  # the sampled bins of the struck drums; -1 elsewhere
-            done = slice(n_fixed_feel, L)
-            velocity, offset = self._sampled_bins(drums[tokens[:, done].T], picks)  # (L', B, C)
-            run.velocity_bins[:, done] = velocity.transpose(1, 0, 2)
-            run.offset_bins[:, done] = offset.transpose(1, 0, 2)
+            feel_in = sampled
 
 
 def beam_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: int,

@@ -44,6 +44,20 @@ def _gate_order(cell: str, hidden: int) -> np.ndarray:
     return columns
 
 
+_KERNELS = []
+
+
+def _kernels():
+    """The compiled kernels (:mod:`drumrnn.generation.kernels`), imported on first use:
+    numba's import takes a third of a second, which a one-row generation (the batch-1 path
+    uses none) should not pay."""
+    if not _KERNELS:
+        from drumrnn.generation import kernels
+
+        _KERNELS.append(kernels)
+    return _KERNELS[0]
+
+
 def _take(table: np.ndarray, rows, out: np.ndarray) -> np.ndarray:
     """``table[rows]`` into ``out``. mode="clip" (the rows are valid): with ``out`` the default
     mode="raise" buffers the copy, 3x slower at batch 1 and 13x at batch 16. The method, not
@@ -199,6 +213,7 @@ class NumpyDrumModel:
         if cfg.bar_copy:  # two gate rows after the token logits (steps only: no delta head)
             heads.append(w["copy_gate.weight"])
             biases.append(w["copy_gate.bias"])
+        self.drum_row, self.signs = -1, np.zeros((vocab.size + 1, 0), np.float32)
         if cfg.drum_copy:  # then 2 x C drum gate rows, drum by drum: (C, 2) (bars 1, 2 back)
             self.drum_row = sum(len(h) for h in heads)
             C = vocab.n_classes
@@ -207,7 +222,6 @@ class NumpyDrumModel:
             biases.append(w["drum_gate.bias"][by_drum])
             signs = drum_signs(vocab)
             self.signs = _matrix(signs)  # (V + 1, C): a bar-ago token's signs, a row
-            self.signs_t = _matrix(signs.T)  # the same as columns, for a batch
             self.token_signs = _matrix(signs[:vocab.size])
         if self.events:
             heads.append(w["delta_head.weight"])
@@ -226,7 +240,6 @@ class NumpyDrumModel:
         self.has_bar_ago, self.has_copy = bool(cfg.bar_ago), bool(cfg.bar_copy)
         self.has_drum_copy = bool(cfg.drum_copy)
         self.copies = self.has_copy or self.has_drum_copy  # reads bar_ago in _logits
-        self._cols: dict[int, np.ndarray] = {}
         if cfg.feel:
             C = vocab.n_classes
             if self.events:  # the event's drum, one-hot
@@ -388,10 +401,9 @@ class NumpyDrumModel:
     def feel_logits(self, state: dict, tokens: np.ndarray) -> np.ndarray:
         """The feel logits of :meth:`feel` as computed, batch first: (B, groups * quantities
         * bins) in (class, quantity, bin) order, a class's logits together."""
-        hid = state["head"][self.feel_row:]  # in place: once per step
-        hid += self.feel_drums_t.take(tokens, 1, state["feel_drums"], "clip")
-        np.maximum(hid, 0, out=hid)
-        return np.dot(hid.T, self.feel_o.T)
+        head = state["head"]  # in place: once per step
+        _kernels().feel_hidden(head, self.feel_row, self.feel_drums, np.asarray(tokens, np.int64))
+        return np.dot(head[self.feel_row:].T, self.feel_o.T)
 
     def feel_one(self, state: dict, token: int, out: np.ndarray | None = None) -> np.ndarray:
         """:meth:`feel_logits` of the one sequence of a batch-1 state as a vector (into
@@ -528,30 +540,14 @@ class NumpyDrumModel:
                 weight += gate[1::2] * signs[two]
                 h[:V] += np.dot(self.token_signs, weight)
             return head[:self.n_logits].T
-        ago = bar_ago.T  # (2, B)
-        if self.has_copy:  # flat indices into the (rows, B) head: one fancy add per gate
-            flat = head.reshape(-1)
-            index = ago * B
-            index += self._columns(B)
-            # no copy of the gates needed: "none" lands on gate 0's row, which the first add
-            # reads whole before it writes, and gate 1's row is never written
-            flat[index[0]] += head[V]
-            flat[index[1]] += head[V + 1]
+        # per drum: each step's score gains the gates of the drums it agrees on with bars 1
+        # and 2 back, less those it disagrees on (signs +-1; none before the track)
+        weight = np.empty((self.signs.shape[1], B), np.float32)
+        _kernels().copy_gates(head, V, np.ascontiguousarray(bar_ago, np.int64), self.has_copy,
+                              self.drum_row, self.signs, weight)
         if self.has_drum_copy:
-            # each step's score: the gates of the drums it agrees on with bars 1 and 2 back,
-            # less those it disagrees on (signs +-1; none before the track); gate rows drum
-            # by drum, (C, 2, B), against the signs of the two tokens, one take
-            at, C = self.drum_row, len(self.signs_t)
-            both = head[at:at + 2 * C].reshape(C, 2, B) * self.signs_t.take(ago, 1)
-            head[:V] += np.dot(self.token_signs, np.add(both[:, 0], both[:, 1]))
+            head[:V] += np.dot(self.token_signs, weight)
         return head[:self.n_logits].T
-
-    def _columns(self, batch: int) -> np.ndarray:
-        """``arange(batch)``, made once per batch size."""
-        cols = self._cols.get(batch)
-        if cols is None:
-            cols = self._cols[batch] = np.arange(batch)
-        return cols
 
     def _cell(self, state: dict, layer: int) -> np.ndarray:
         """Update layer ``layer``'s h (and c) in place from its pre-activations (the state's

@@ -119,6 +119,12 @@ class VariationRngs:
     def choice(self, a, size: int, p=None) -> np.ndarray:
         return np.array([g.choice(a, p=p) for g in self.generators])
 
+    def random(self, out: np.ndarray) -> np.ndarray:
+        """Uniforms in [0, 1) into ``out`` (float64, batch first), row k from stream k."""
+        for row, g in zip(out, self.generators):
+            g.random(out=row)
+        return out
+
     def gumbel(self, out: np.ndarray) -> np.ndarray:
         """Standard Gumbel noise into ``out`` (batch first), row k from stream k."""
         for row, g in zip(out, self.generators):

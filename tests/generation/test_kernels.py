@@ -1,0 +1,84 @@
+"""The compiled sampling kernels against their definitions in plain NumPy."""
+
+import numpy as np
+import pytest
+
+from drumrnn.generation import kernels
+
+
+def test_draw_tokens_inverts_the_cumulative_distribution():
+    rng = np.random.default_rng(0)
+    V, B = 40, 64
+    probs = rng.random((V, B)).astype(np.float32)
+    probs[rng.random((V, B)) < 0.5] = 0.0  # never drawn
+    probs[0] = 0.0
+    uniforms = rng.random(B)
+    uniforms[:2] = 0.0, np.nextafter(1.0, 0.0)  # the ends of [0, 1)
+    tokens = np.full((B, 3), -7)
+    kernels.draw_tokens(probs, uniforms, tokens, 1)
+    for b in range(B):  # the batch-1 path's NumPy: float64 running sums in token order
+        cum = np.add.accumulate(probs[:, b].astype(np.float64))
+        assert tokens[b, 1] == cum.searchsorted(uniforms[b] * cum[-1], "right")
+        assert probs[tokens[b, 1], b] > 0
+    assert (tokens[:, [0, 2]] == -7).all()
+
+
+def test_draw_tokens_draws_each_token_as_often_as_its_probability():
+    p = np.array([0.5, 0.0, 0.2, 0.25, 0.05], np.float32)
+    n = 40_000
+    probs = np.repeat(3 * p[:, None], n, axis=1)  # unnormalised
+    tokens = np.zeros((n, 1), np.int64)
+    kernels.draw_tokens(probs, np.random.default_rng(1).random(n), tokens, 0)
+    share = np.bincount(tokens[:, 0], minlength=len(p)) / n
+    np.testing.assert_allclose(share, p, atol=0.01)
+
+
+@pytest.mark.parametrize("whole", [True, False])
+def test_copy_gates_add_the_gates_as_fancy_indexing_would(whole):
+    rng = np.random.default_rng(2)
+    V, C, B = 16, 4, 6
+    drum_row = V + 2
+    head = rng.standard_normal((drum_row + 2 * C, B)).astype(np.float32)
+    signs = rng.choice([-1.0, 0.0, 1.0], (V + 1, C)).astype(np.float32)
+    # rows: both bars "none" (V), the same token twice, two tokens
+    bar_ago = np.array([[V, V], [3, 3], [5, 9], [0, V], [15, 2], [7, 7]])
+    want = head.copy()
+    if whole:
+        cols = np.arange(B)
+        gates = head[V:V + 2].copy()
+        want.reshape(-1)[bar_ago[:, 0] * B + cols] += gates[0]
+        want.reshape(-1)[bar_ago[:, 1] * B + cols] += gates[1]
+    both = head[drum_row:].reshape(C, 2, B) * signs.T[:, bar_ago.T]
+    weight = np.empty((C, B), np.float32)
+    kernels.copy_gates(head, V, bar_ago, whole, drum_row, signs, weight)
+    np.testing.assert_array_equal(head[:V], want[:V])
+    np.testing.assert_array_equal(weight, both[:, 0] + both[:, 1])
+
+
+def test_sample_feel_stops_at_a_row_whose_pool_runs_out():
+    """It returns the row to refill without touching it, and goes on from there."""
+    C, bins, B = 3, 4, 2
+    token = 0b101  # classes 0 and 2
+    tokens = np.array([[0, token], [0, token]])
+    n_struck = np.array([bin(v).count("1") for v in range(8)])
+    classes = np.array([[c for c in range(C) if v >> c & 1] + [0] * (C - n_struck[v])
+                        for v in range(8)])
+    pool = np.zeros((8, 2, bins), np.float32)
+    pool[:, 0, 1] = pool[:, 1, 3] = 5.0  # every unit: velocity bin 1, offset bin 3
+    cursor, end = np.array([0, 3]), np.array([2, 4])  # row 1 has one unit left, needs two
+    vel = np.full((B, 2, C), 9, np.int8)
+    off = vel.copy()
+    feel_in = np.zeros((B, 2 * C), np.float32)
+    sums, value = np.zeros((B, 3)), np.zeros((B, 2), np.float32)
+    centres = np.arange(bins, dtype=np.float32)
+    args = (np.zeros((B, C * 2 * bins), np.float32), tokens, 1)
+    rest = (n_struck, classes, pool, cursor, end, centres, -centres, vel, off, feel_in, sums,
+            value, 0.5, True)
+    assert kernels.sample_feel(*args, 0, *rest) == 1
+    assert vel[0, 1].tolist() == [1, -1, 1] and off[0, 1].tolist() == [3, -1, 3]
+    assert (vel[1] == 9).all() and cursor.tolist() == [2, 3]
+    np.testing.assert_allclose(value[0], [1.0, -3.0])  # the first struck step: its means
+    end[1] = 5  # refilled
+    assert kernels.sample_feel(*args, 1, *rest) == -1
+    assert vel[1, 1].tolist() == [1, -1, 1] and cursor.tolist() == [2, 5]
+

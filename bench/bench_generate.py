@@ -11,8 +11,14 @@ Targets: 512 steps at batch 1 under 30 ms; 16 x 512 steps under 100 ms. The thre
 fixed when NumPy loads, so each count is measured in its own process (``--worker``).
 ``--baseline FILE`` also times another model, interleaved with the first in the same
 processes, so that a loaded machine slows both alike and their ratio stays meaningful.
+``--reference-code DIR`` times another checkout's code with its own bundled model (``DIR``:
+its ``src`` folder, e.g. of ``git worktree add /tmp/wt-s2 bba6cfc``, the code that met the
+targets) against this code and the bundled model, in alternating rounds of separate
+processes (``--rounds``), one thread: the targets were met on another machine, and the ratio
+carries over where milliseconds do not.
 
-Run: ``python bench/bench_generate.py [--model FILE] [--baseline FILE] [--repeats N]``
+Run: ``python bench/bench_generate.py [--model FILE] [--baseline FILE] [--repeats N]
+[--reference-code DIR --rounds N]``
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import subprocess  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from common import machine, time_command, write_section  # noqa: E402
+from common import REPO, machine, time_command, write_section  # noqa: E402
 
 from drumrnn.generation.generate import DrumGenerator, GenerateConfig, bundled_model_path  # noqa: E402
 from drumrnn.model.model_file import load_model_file  # noqa: E402
@@ -96,6 +102,58 @@ def time_torch(generator: DrumGenerator, num: int, repeats: int) -> list[float]:
     return times[1:]
 
 
+# times generations with whichever drumrnn is on PYTHONPATH (old code had no subpackages)
+PLAIN_WORKER = """
+import json, sys, time
+try:
+    from drumrnn.generation.generate import DrumGenerator, GenerateConfig
+except ImportError:
+    from drumrnn.generate import DrumGenerator, GenerateConfig
+generator = DrumGenerator.load()
+out = {}
+for num in (1, 16):
+    for seed in range(2):
+        generator.generate(GenerateConfig(bars=32, num=num, seed=seed))
+    times = []
+    for seed in range(int(sys.argv[1])):
+        started = time.perf_counter()
+        generator.generate(GenerateConfig(bars=32, num=num, seed=seed))
+        times.append(time.perf_counter() - started)
+    out[num] = sorted(times)[len(times) // 2]
+print(json.dumps(out))
+"""
+
+
+def reference_rounds(reference: Path, rounds: int, repeats: int) -> dict[str, dict[int, list]]:
+    """Per code ("this", "reference"): per batch size, the median of each round."""
+    out: dict[str, dict[int, list]] = {"this": {1: [], 16: []}, "reference": {1: [], 16: []}}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    for _ in range(rounds):
+        for name, src in (("reference", reference), ("this", REPO / "src")):
+            proc = subprocess.run([sys.executable, "-c", PLAIN_WORKER, str(repeats)],
+                                  env={**env, "PYTHONPATH": str(src)}, capture_output=True,
+                                  text=True)
+            if proc.returncode:
+                sys.exit(proc.stderr)
+            for num, median in json.loads(proc.stdout.splitlines()[-1]).items():
+                out[name][int(num)].append(median)
+    return out
+
+
+def reference_table(reference: Path, rounds: int, repeats: int) -> list[str]:
+    times = reference_rounds(reference, rounds, repeats)
+    lines = ["| code and model | 32 bars, batch 1 (ms) | 16 x 32 bars (ms) |", "|---|---|---|"]
+    for name, label in (("reference", f"reference: {reference} + its bundled model"),
+                        ("this", "this code + the bundled model")):
+        cells = []
+        for num in (1, 16):
+            med = statistics.median(times[name][num])
+            ratio = med / statistics.median(times["reference"][num])
+            cells.append(f"{med * 1e3:.1f} ({ratio:.2f}x)")
+        lines.append(f"| {label} | {' | '.join(cells)} |")
+    return lines
+
+
 def worker(model: Path | None, baseline: Path | None, repeats: int, with_torch: bool) -> None:
     """Print the timings of every case, as JSON, in this process's thread setting."""
     generator = DrumGenerator.load(model)
@@ -128,6 +186,10 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, default=None,
                         help="another model file timed side by side (e.g. the previous one)")
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--reference-code", type=Path, default=None,
+                        help="another checkout's src folder, timed against this code")
+    parser.add_argument("--rounds", type=int, default=7,
+                        help="alternating rounds for --reference-code")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--torch", action="store_true", help=argparse.SUPPRESS)
@@ -168,6 +230,14 @@ def main() -> None:
         f"`drumrnn generate --bars 8 --out DIR` from a cold interpreter: median "
         f"{statistics.median(cli):.2f} s ({', '.join(f'{t:.2f}' for t in cli)}), imports, "
         "model loading and MIDI writing included."])
+    if args.reference_code:
+        table = reference_table(args.reference_code, args.rounds, 5)
+        print("\n".join(table), file=sys.stderr)
+        section += "\n".join([
+            "", "", f"Against other code (`--reference-code {args.reference_code} --rounds "
+            f"{args.rounds}`): each code with its own bundled model in its own process, one "
+            f"thread, alternating; medians of {args.rounds} rounds of the medians of 5 runs "
+            "(ratio to the reference).", "", *table])
     print(section)
     write_section("bench_generate", section)
 

@@ -365,3 +365,23 @@ def test_an_events_model_with_a_velocity_head(labelled, tmp_path):
     for p, f in zip(played, flat):
         assert p.quarters.tolist() == f.quarters.tolist() and len(p) > 0
         assert len(set(p.velocities.tolist())) > 2
+
+
+@pytest.mark.parametrize("sampling", [{}, {"temperature": 0.7}, {"top_k": 5}])
+def test_compiled_kernels_play_what_the_numpy_path_plays(labelled, sampling):
+    """The kernels do the NumPy code's arithmetic in its order: the same notes, to the bit,
+    with a primer (given feel), fills switching the labels and the copy gates."""
+    from drumrnn.generation.sampling import SamplingConfig
+
+    primer = DrumHits(np.arange(8) * 0.51, np.full(8, 42), np.linspace(40, 110, 8).astype(int),
+                      TimeMap(((0.0, 120.0),)), end_quarter=4.0)
+    config = GenerateConfig(bars=4, num=6, seed=3, style="rock", fill_every=2,
+                            sampling=SamplingConfig(**sampling))
+    outputs = []
+    for compiled in (False, True):
+        generator = DrumGenerator.load(labelled / "run" / "model.npz", compiled=compiled)
+        assert generator.runtime.compiled is compiled
+        outputs.append(generator.generate(config, primer))
+    for numpy_hits, compiled_hits in zip(*outputs):
+        for name in ("quarters", "pitches", "velocities"):
+            assert np.array_equal(getattr(numpy_hits, name), getattr(compiled_hits, name))

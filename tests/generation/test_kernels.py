@@ -82,3 +82,16 @@ def test_sample_feel_stops_at_a_row_whose_pool_runs_out():
     assert kernels.sample_feel(*args, 1, *rest) == -1
     assert vel[1, 1].tolist() == [1, -1, 1] and cursor.tolist() == [2, 5]
 
+
+
+def test_the_cli_does_not_load_numba(tmp_path):
+    """A command generates once per process: numba's loading would cost more than it saves."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from drumrnn.cli import main; "
+            f"assert main(['generate', '--bars', '2', '--num', '3', '--seed', '1', '--out', "
+            f"{str(tmp_path)!r}]) == 0; assert 'numba' not in sys.modules")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert len(list(tmp_path.glob("*.mid"))) == 3

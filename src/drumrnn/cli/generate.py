@@ -47,7 +47,8 @@ def _generate(args, config) -> int:
     from drumrnn.generation.primer import parse_pattern, primer_from_dataset
     from drumrnn.render.outputs import model_identity, write_patterns
 
-    generator = DrumGenerator.load(args.model)
+    # one generation per process: numba's loading (about 0.6 s) would cost more than it saves
+    generator = DrumGenerator.load(args.model, compiled=False)
     spq = generator.steps_config.steps_per_quarter
     primer, primer_info = None, None
     if args.primer is not None:

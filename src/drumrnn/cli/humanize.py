@@ -19,7 +19,7 @@ def cmd_humanize(args) -> int:
     formats = [f for f in ("wav", "mp3", "flac") if getattr(args, f)]
     if args.mp3:
         check_mp3_kbps(args.mp3_kbps)
-    generator = DrumGenerator.load(args.model)
+    generator = DrumGenerator.load(args.model, compiled=False)  # one run per process
     from drumrnn.cli.common import drum_source
 
     source = read_drum_hits(args.file, drum_source(args.channel, args.track))

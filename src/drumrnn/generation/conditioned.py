@@ -16,7 +16,7 @@ import numpy as np
 from drumrnn.core.errors import DrumrnnError
 from drumrnn.data.kits import Kit
 from drumrnn.data.steps import hits_from_step_tokens
-from drumrnn.generation.runtime import NumpyDrumModel
+from drumrnn.generation.runtime import NumpyDrumModel, compiled_kernels
 from drumrnn.generation.sampling import (
     SamplingConfig,
     VariationRngs,
@@ -358,11 +358,11 @@ class _Loop:
 
     def batch(self) -> None:
         """Several rows: vector operations over the batch where they pay (products, exp),
-        compiled kernels for the small per-row work of a step (input codes, token and feel
-        draws, running feel), whose NumPy calls would cost more than their arithmetic."""
-        from drumrnn.generation import kernels  # numba's import: not for batch 1
-
+        the small per-row work of a step (input codes, token and feel draws, running feel)
+        in NumPy calls or, with ``rt.compiled``, in kernels that do the same arithmetic in
+        one call each (at batch 16 the calls, not their arithmetic, cost the time)."""
         rt, run, bar, state, rngs = self.rt, self.run, self.bar, self.state, self.rngs
+        kernels = compiled_kernels() if rt.compiled else None
         tokens = run.tokens
         B, L = tokens.shape
         C, bins, V = rt.vocab.n_classes, rt.config.feel_bins, rt.vocab.size
@@ -376,34 +376,40 @@ class _Loop:
         copy = rt.copies
         sample_tokens, n_fixed, n_fixed_feel = not run.force_tokens, run.n_fixed, run.n_fixed_feel
         fast, block, uniforms = self.fast, self.block, self.uniforms
-        probs = np.empty((rt.n_out, B), np.float32)
+        probs, cum = np.empty((rt.n_out, B), np.float32), np.empty((rt.n_out, B))
         schedule, bias, mask_bar, step = self.schedule, self.bias, self.bar_tokens, rt.step_codes
         feel_in = running = None
         if feel:
             n_struck = self.drums.sum(axis=1)
-            # per token, its struck classes in order (padded)
-            classes = np.zeros((len(self.drums), C), np.int64)
-            for token, struck in enumerate(self.drums):
-                classes[token, :n_struck[token]] = np.flatnonzero(struck)
             pool = self.pool.reshape(-1, 2, bins)
             # each row's next unit of the pool and its end (all used: the first struck drum
             # refills)
             end = np.arange(B) * self.width + self.units
             cursor = end.copy()
             vel, off = centers(bins)
-            sampled = np.zeros((B, 2 * C), np.float32)  # the feel inputs, (class, quantity)
             given = self._given(0)
             feel_in = self._by_class(given)
             running = self._running(given)
             context = running is not None
-            if not context:  # the kernel's running feel, unused
-                running = RunningFeel(B, rt.config.feel_rate)
+            if kernels is not None:
+                # per token, its struck classes in order (padded)
+                classes = np.zeros((len(self.drums), C), np.int64)
+                for token, struck in enumerate(self.drums):
+                    classes[token, :n_struck[token]] = np.flatnonzero(struck)
+                sampled = np.zeros((B, 2 * C), np.float32)  # feel inputs, (class, quantity)
+                if not context:  # the kernel's running feel, unused
+                    running = RunningFeel(B, rt.config.feel_rate)
+            else:
+                feel_draws = _FeelDraws(self, vel, off, n_struck)
         for s in range(L - 1):
             r, distance, back = index[s], look[s], backs[s + 1]
             flags = (min(r // distance, 2) if r >= 0 else 0) if lookback else -1
             agos = min((r + 1) // back, 2) if ago and r >= 0 else 0
-            kernels.input_codes(tokens, s, distance, flags, back, agos, ago_at[0], ago_at[1],
-                                codes, bar_ago)
+            if kernels is not None:
+                kernels.input_codes(tokens, s, distance, flags, back, agos, ago_at[0],
+                                    ago_at[1], codes, bar_ago)
+            else:
+                _input_codes(tokens, s, distance, flags, back, agos, ago_at, codes, bar_ago)
             logits = step(state, codes, schedule[s], feel_in, bar_ago if copy else None,
                           running.value if feel and context else None, bias[s])
             t = s + 1
@@ -415,11 +421,14 @@ class _Loop:
                 else:
                     if mask_bar:
                         logits[:, bar] = -np.inf
-                    if fast:
+                    if not fast:
+                        tokens[:, t] = sample(logits, self.sampling, rngs)
+                    elif kernels is not None:
                         kernels.draw_tokens(self.probabilities(logits.T, probs),
                                             uniforms[:, t % block], tokens, t)
-                    else:
-                        tokens[:, t] = sample(logits, self.sampling, rngs)
+                    else:  # as kernels.draw_tokens does
+                        np.cumsum(self.probabilities(logits.T, probs), 0, np.float64, cum)
+                        (cum <= uniforms[:, t % block] * cum[-1]).sum(0, out=tokens[:, t])
             if not feel:
                 continue
             if t < n_fixed_feel:
@@ -429,6 +438,9 @@ class _Loop:
                     running.add(*step_feel(given, C))
                 continue
             scores = rt.feel_logits(state, tokens[:, t])
+            if kernels is None:
+                feel_in = feel_draws.draw(scores, tokens[:, t], cursor, end, running)
+                continue
             row = 0
             while row >= 0:  # a row whose pool runs out stops the kernel: refill, go on
                 row = kernels.sample_feel(scores, tokens, t, row, n_struck, classes, pool, cursor,
@@ -439,6 +451,88 @@ class _Loop:
                     self.refill(row)
                     cursor[row] = end[row] - self.units
             feel_in = sampled
+        if feel and kernels is None:
+            feel_draws.write(tokens, run)
+
+
+def _input_codes(tokens: np.ndarray, s: int, distance: int, flags: int, back: int, agos: int,
+                 ago_at: tuple[int, int], codes: np.ndarray, bar_ago: np.ndarray) -> None:
+    """:func:`drumrnn.generation.kernels.input_codes` in NumPy."""
+    now = tokens[:, s]
+    if flags >= 0:
+        code = (now == tokens[:, s - distance]) if flags >= 1 else False
+        if flags >= 2:
+            code = code + 2 * (now == tokens[:, s - 2 * distance])
+        np.add(4 * now, code, out=codes[0])
+    else:
+        codes[0] = now
+    for k in range(agos):
+        bar_ago[:, k] = tokens[:, s + 1 - (k + 1) * back]
+        np.add(bar_ago[:, k], ago_at[k], out=codes[k + 1])
+
+
+class _FeelDraws:
+    """The feel draws of a batch step in NumPy calls (:func:`drumrnn.generation.kernels.
+    sample_feel` does the same arithmetic in one call): the struck drums' bins by Gumbel-max
+    with their rows' pool noise, the next step's feel inputs, the running feel."""
+
+    def __init__(self, loop: _Loop, vel: np.ndarray, off: np.ndarray, n_struck: np.ndarray):
+        self.loop = loop
+        B, C, bins = len(loop.run.tokens), loop.rt.vocab.n_classes, loop.rt.config.feel_bins
+        drums = self.drums = loop.drums
+        self.n_struck = n_struck
+        # per token: the running feel's divisor (struck drums, at least 1) and rate
+        self.counts = np.maximum(n_struck, 1)
+        self.rates = np.where(n_struck > 0, loop.rt.config.feel_rate, 0.0)
+        # rank of each struck drum among its step's struck drums: its unit of the pool
+        self.rank = np.cumsum(drums, axis=1) - 1
+        self.pool = loop.pool.reshape(-1, 2, bins)
+        # the input value of each (class, quantity, bin), then a bin's worth of zeros; per
+        # token, where each drum's (quantity, bin 0) lies there (silent: the zeros)
+        self.values = np.r_[np.tile(np.stack([vel, off])[None], (C, 1, 1)).reshape(-1),
+                            np.zeros(bins, np.float32)]
+        self.base = np.where(drums[:, :, None], np.arange(2 * C).reshape(C, 2) * bins,
+                             2 * C * bins)
+        # the bins of each row's drums, stale where silent (base sends those to zeros)
+        self.picked = np.zeros((B * C, 2), np.int64)
+        self.codes = np.empty((B, C, 2), np.int64)
+        self.after = np.empty(B, np.int64)
+        self.picks = []  # each step's bins of its struck drums, (row, class) in order
+
+    def draw(self, scores: np.ndarray, now: np.ndarray, cursor: np.ndarray, end: np.ndarray,
+             running: RunningFeel | None) -> np.ndarray:
+        """The feel of tokens ``now`` (B,) from feel logits ``scores``; the next step's feel
+        inputs (B, 2C). ``cursor`` moves past the units used (rows refilled as needed)."""
+        loop, B, C = self.loop, len(now), self.drums.shape[1]
+        bins = self.pool.shape[2]
+        k = self.n_struck.take(now)
+        np.add(cursor, k, out=self.after)
+        for row in np.flatnonzero(self.after > end):
+            loop.refill(row)
+            cursor[row] = end[row] - loop.units
+            self.after[row] = cursor[row] + k[row]
+        # the struck (row, class) pairs alone: the silent ones' argmax cost as much
+        struck = self.drums.take(now, 0).ravel().nonzero()[0]
+        # each one's noise: its row's units in class order
+        noise = self.pool.take((self.rank.take(now, 0) + cursor[:, None]).take(struck), 0)
+        cursor[:] = self.after
+        noise += scores.reshape(B * C, 2, bins).take(struck, 0)
+        chosen = noise.reshape(-1, bins).argmax(1).reshape(-1, 2)
+        self.picks.append(chosen)
+        self.picked[struck] = chosen
+        np.add(self.picked.reshape(B, C, 2), self.base.take(now, 0), out=self.codes)
+        feel_in = self.values.take(self.codes).reshape(B, 2 * C)
+        if running is not None:  # (class, quantity) order: a silent class reads 0, 0
+            running.add_totals(feel_in.reshape(B, C, 2).sum(1), self.counts.take(now),
+                               self.rates.take(now))
+        return feel_in
+
+    def write(self, tokens: np.ndarray, run: StepRun) -> None:
+        """The sampled bins of the struck drums into ``run`` (-1 elsewhere)."""
+        done = slice(run.n_fixed_feel, tokens.shape[1])
+        velocity, offset = _Loop._sampled_bins(self.drums[tokens[:, done].T], self.picks)
+        run.velocity_bins[:, done] = velocity.transpose(1, 0, 2)  # (L', B, C) -> (B, L', C)
+        run.offset_bins[:, done] = offset.transpose(1, 0, 2)
 
 
 def beam_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: int,

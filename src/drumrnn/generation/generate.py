@@ -11,6 +11,7 @@ feel heads.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import secrets
 from dataclasses import dataclass, field
 from importlib import resources
@@ -185,9 +186,11 @@ class GenerateConfig:
 class DrumGenerator:
     """A model file ready to generate: ``DrumGenerator.load().generate(GenerateConfig())``."""
 
-    def __init__(self, model: ModelFile):
+    def __init__(self, model: ModelFile, compiled: bool | None = None):
         self.model = model
-        self.runtime = NumpyDrumModel(model)
+        if compiled is None:  # numba is an optional dependency (drumrnn[fast])
+            compiled = importlib.util.find_spec("numba") is not None
+        self.runtime = NumpyDrumModel(model, compiled)
         _, self.profile = split_profile(model.weights)
         self.kit: Kit = kit_from_dict(model.header["kit"])
         encoding = EncodingConfig.from_dict(model.header["encoding"])
@@ -208,13 +211,15 @@ class DrumGenerator:
         return rt.has_labels or rt.has_feel or rt.has_bar_ago
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> DrumGenerator:
-        """Load a model file; the bundled pretrained model when ``path`` is None."""
+    def load(cls, path: str | Path | None = None, compiled: bool | None = None) -> DrumGenerator:
+        """Load a model file; the bundled pretrained model when ``path`` is None.
+        ``compiled``: batches' per-row work in numba kernels (same output; faster once numba
+        has loaded, which takes about 0.6 s of a process); None: where numba is installed."""
         if path is None:
             path = bundled_model_path()
             if not path.is_file():
                 raise DrumrnnError("this installation has no bundled model; pass --model FILE")
-        return cls(load_model_file(path))
+        return cls(load_model_file(path), compiled)
 
     # -- public -----------------------------------------------------------------------------
     def check_labels(self, config: GenerateConfig) -> None:

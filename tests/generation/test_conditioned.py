@@ -371,6 +371,7 @@ def test_an_events_model_with_a_velocity_head(labelled, tmp_path):
 def test_compiled_kernels_play_what_the_numpy_path_plays(labelled, sampling):
     """The kernels do the NumPy code's arithmetic in its order: the same notes, to the bit,
     with a primer (given feel), fills switching the labels and the copy gates."""
+    pytest.importorskip("numba")
     from drumrnn.generation.sampling import SamplingConfig
 
     primer = DrumHits(np.arange(8) * 0.51, np.full(8, 42), np.linspace(40, 110, 8).astype(int),

@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from drumrnn.generation import kernels
+pytest.importorskip("numba", reason="the kernels need numba (pip install -e '.[fast]')")
+
+from drumrnn.generation import kernels  # noqa: E402
 
 
 def test_draw_tokens_inverts_the_cumulative_distribution():
@@ -95,3 +97,66 @@ def test_the_cli_does_not_load_numba(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert len(list(tmp_path.glob("*.mid"))) == 3
+
+
+def test_a_kernel_survives_a_cache_it_cannot_write(monkeypatch):
+    """A full disk while numba saves a new compilation: the call is made again."""
+    from numba.core import caching
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(caching.Cache, "save_overload", full)
+
+    @kernels._kernel
+    def triple(x):
+        return 3 * x
+
+    assert triple(7) == 21
+    assert triple(2.5) == 7.5  # another signature, another failed save
+
+
+def test_generators_fall_back_to_numpy_where_numba_cannot_be_imported(monkeypatch):
+    from drumrnn.core.errors import DrumrnnError
+    from drumrnn.generation import runtime
+    from drumrnn.generation.generate import DrumGenerator, GenerateConfig
+
+    monkeypatch.setattr(runtime, "_KERNELS", [None])  # as after a failed import
+    auto = DrumGenerator.load()
+    assert auto.runtime.kernels() is None
+    assert len(auto.generate(GenerateConfig(bars=2, num=2, seed=1))) == 2
+    with pytest.raises(DrumrnnError, match="needs numba"):
+        DrumGenerator.load(compiled=True).generate(GenerateConfig(bars=2, num=2, seed=1))
+
+
+@pytest.mark.parametrize("agos", [0, 1, 2])
+@pytest.mark.parametrize("flags", [-1, 0, 1, 2])
+def test_input_codes_equal_the_numpy_code_and_reset_missing_bars_to_none(flags, agos):
+    """Where a bar-ago step does not exist (e.g. a long bar after short ones) it is "none",
+    as training reads it, whatever an earlier step held."""
+    from drumrnn.generation.conditioned import _input_codes
+
+    rng = np.random.default_rng(flags + 1 + 4 * agos)
+    V, B, s, distance, back = 512, 5, 40, 12, 16
+    tokens = rng.integers(0, 8, (B, 60))  # few values: the lookback flags fire
+    out = []
+    for run in ("kernel", "numpy"):
+        codes = np.zeros((3, B), np.int64)
+        bar_ago = np.full((B, 2), 77)  # stale
+        if run == "kernel":
+            kernels.input_codes(tokens, s, distance, flags, back, agos, 1000, 2000, V, codes,
+                                bar_ago)
+        else:
+            _input_codes(tokens, s, distance, flags, back, agos, (1000, 2000), V, codes, bar_ago)
+        out.append((codes, bar_ago))
+    np.testing.assert_array_equal(out[0][0], out[1][0])
+    np.testing.assert_array_equal(out[0][1], out[1][1])
+    codes, bar_ago = out[0]
+    want_ago = [tokens[:, s + 1 - back] if agos >= 1 else np.full(B, V),
+                tokens[:, s + 1 - 2 * back] if agos >= 2 else np.full(B, V)]
+    np.testing.assert_array_equal(bar_ago.T, want_ago)
+    np.testing.assert_array_equal(codes[1:], [1000 + want_ago[0], 2000 + want_ago[1]])
+    now = tokens[:, s]
+    flag1 = (tokens[:, s - distance] == now) if flags >= 1 else 0
+    flag2 = (tokens[:, s - 2 * distance] == now) if flags >= 2 else 0
+    np.testing.assert_array_equal(codes[0], now if flags < 0 else 4 * now + flag1 + 2 * flag2)

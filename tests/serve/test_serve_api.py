@@ -86,7 +86,7 @@ def test_generate_opens_with_seed_bars(client):
 @pytest.mark.parametrize("body, message", [
     ({"bars": 0}, "greater than or equal to 1"),
     ({"bars": 17}, "less than or equal to 16"),
-    ({"temperature": 0}, "greater than 0"),
+    ({"temperature": 0}, "greater than or equal to 0.01"),
     ({"tempo": 500}, "less than or equal to 300"),
     ({"swing": 80}, "less than or equal to 75"),
     ({"seed": -1}, "greater than or equal to 0"),

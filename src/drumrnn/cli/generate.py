@@ -160,9 +160,11 @@ def _check_sampling_options(args) -> None:
     if args.greedy and (args.top_k or args.top_p < 1 or args.beam_size):
         raise DrumrnnError("--greedy takes the likeliest step; it does not combine with "
                            "--top-k, --top-p or --beam-size")
-    if args.temperature == 0:
-        raise DrumrnnError("--temperature must be above 0; for always the likeliest step use "
-                           "--greedy")
+    from drumrnn.generation.sampling import MIN_TEMPERATURE
+
+    if args.temperature is not None and args.temperature < MIN_TEMPERATURE:
+        raise DrumrnnError(f"--temperature must be at least {MIN_TEMPERATURE}; for always the "
+                           "likeliest step use --greedy")
 
 
 def add_generate(sub) -> None:

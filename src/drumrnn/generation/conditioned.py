@@ -16,7 +16,7 @@ import numpy as np
 from drumrnn.core.errors import DrumrnnError
 from drumrnn.data.kits import Kit
 from drumrnn.data.steps import hits_from_step_tokens
-from drumrnn.generation.runtime import NumpyDrumModel, compiled_kernels
+from drumrnn.generation.runtime import NumpyDrumModel
 from drumrnn.generation.sampling import (
     SamplingConfig,
     VariationRngs,
@@ -34,7 +34,7 @@ from drumrnn.model.feel import (
 )
 from drumrnn.model.labels import LabelVocab
 
-NOISE_BLOCK = 32
+DRAW_BLOCK = 32  # steps whose token uniforms a row draws at once
 FEEL_NOISE = 1 << 11  # Gumbel draws for the feel heads made at once, per row
 
 
@@ -169,7 +169,7 @@ class _Loop:
             schedule = rows if schedule is None else schedule + rows
         self.schedule = [None] * L if schedule is None else list(schedule)
         self.fast = not (sampling.greedy or sampling.top_k or sampling.top_p < 1)
-        self.block = min(NOISE_BLOCK, L)
+        self.block = min(DRAW_BLOCK, L)
         self.uniforms = np.empty((B, self.block if self.fast else 0))
         self.scale = np.float32(1 / sampling.temperature)
         self.state = rt.start(B, random_state, rngs)
@@ -183,8 +183,8 @@ class _Loop:
         self.width = -(-self.per_row // (2 * bins)) + C
         self.pool = np.zeros((B, self.width, 2, bins), np.float32)
 
-    def token_noise(self, t: int) -> None:
-        """Draw the uniforms of the token draws of the block that starts at step ``t``."""
+    def draw_uniforms(self) -> None:
+        """Draw the uniforms of the token draws of a block of steps, a row from its stream."""
         self.rngs.random(self.uniforms)
 
     def probabilities(self, logits: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -229,7 +229,7 @@ class _Loop:
         # the running feel in Python numbers (feel_step), for one piece
         running = self._running(self._given(0))
         if running is not None:
-            vel_c, off_c = (c.tolist() for c in centers(bins))
+            vel_c, off_c = centers(bins)  # float32 items: their sums round as a batch's do
             rv, ro, rw = running.sums[0].tolist()
             rate = running.rate
             context = running.value
@@ -246,10 +246,10 @@ class _Loop:
             codes[0] = token
             if ago:
                 back = backs[s + 1]
-                if index[s] + 1 >= back:
-                    a1 = tokens[s + 1 - back]
-                    if index[s] + 1 >= 2 * back:
-                        a2 = tokens[s + 1 - 2 * back]
+                # none where the track began less than a bar back (as training reads it; a
+                # longer bar after shorter ones starts out with none again)
+                a1 = tokens[s + 1 - back] if index[s] + 1 >= back else V
+                a2 = tokens[s + 1 - 2 * back] if index[s] + 1 >= 2 * back else V
                 codes[1] = ago[0] + a1
                 codes[2] = ago[1] + a2
             logits = step(state, column[:head + n_feel], schedule[s], None,
@@ -258,7 +258,7 @@ class _Loop:
             t = s + 1
             if sample_tokens and t >= n_fixed:
                 if fast and (t == n_fixed or t % block == 0):
-                    self.token_noise(t)
+                    self.draw_uniforms()
                 if is_bar[t]:
                     token = bar
                 else:
@@ -297,11 +297,11 @@ class _Loop:
             bins_k = scores.argmax(2)
             picked.append(bins_k)
             if running is not None:
-                total_v = total_o = 0.0
+                total_v = total_o = np.float32(0.0)
                 for v, o in bins_k.tolist():
                     total_v += vel_c[v]
                     total_o += off_c[o]
-                rv, ro, rw = feel_step(rv, ro, rw, total_v / k, total_o / k, rate)
+                rv, ro, rw = feel_step(rv, ro, rw, float(total_v) / k, float(total_o) / k, rate)
                 context[0, 0] = rv / rw  # two items: a tuple's conversion costs more
                 context[0, 1] = ro / rw
             np.add(bins_k, base[token], out=feel_codes[:k])
@@ -362,7 +362,7 @@ class _Loop:
         in NumPy calls or, with ``rt.compiled``, in kernels that do the same arithmetic in
         one call each (at batch 16 the calls, not their arithmetic, cost the time)."""
         rt, run, bar, state, rngs = self.rt, self.run, self.bar, self.state, self.rngs
-        kernels = compiled_kernels() if rt.compiled else None
+        kernels = rt.kernels()
         tokens = run.tokens
         B, L = tokens.shape
         C, bins, V = rt.vocab.n_classes, rt.config.feel_bins, rt.vocab.size
@@ -381,7 +381,6 @@ class _Loop:
         feel_in = running = None
         if feel:
             n_struck = self.drums.sum(axis=1)
-            pool = self.pool.reshape(-1, 2, bins)
             # each row's next unit of the pool and its end (all used: the first struck drum
             # refills)
             end = np.arange(B) * self.width + self.units
@@ -392,10 +391,7 @@ class _Loop:
             running = self._running(given)
             context = running is not None
             if kernels is not None:
-                # per token, its struck classes in order (padded)
-                classes = np.zeros((len(self.drums), C), np.int64)
-                for token, struck in enumerate(self.drums):
-                    classes[token, :n_struck[token]] = np.flatnonzero(struck)
+                classes, pool = rt.struck_classes, self.pool.reshape(-1, 2, bins)
                 sampled = np.zeros((B, 2 * C), np.float32)  # feel inputs, (class, quantity)
                 if not context:  # the kernel's running feel, unused
                     running = RunningFeel(B, rt.config.feel_rate)
@@ -407,15 +403,15 @@ class _Loop:
             agos = min((r + 1) // back, 2) if ago and r >= 0 else 0
             if kernels is not None:
                 kernels.input_codes(tokens, s, distance, flags, back, agos, ago_at[0],
-                                    ago_at[1], codes, bar_ago)
+                                    ago_at[1], V, codes, bar_ago)
             else:
-                _input_codes(tokens, s, distance, flags, back, agos, ago_at, codes, bar_ago)
+                _input_codes(tokens, s, distance, flags, back, agos, ago_at, V, codes, bar_ago)
             logits = step(state, codes, schedule[s], feel_in, bar_ago if copy else None,
                           running.value if feel and context else None, bias[s])
             t = s + 1
             if sample_tokens and t >= n_fixed:
                 if fast and (t == n_fixed or t % block == 0):
-                    self.token_noise(t)
+                    self.draw_uniforms()
                 if is_bar[t]:
                     tokens[:, t] = bar
                 else:
@@ -456,7 +452,8 @@ class _Loop:
 
 
 def _input_codes(tokens: np.ndarray, s: int, distance: int, flags: int, back: int, agos: int,
-                 ago_at: tuple[int, int], codes: np.ndarray, bar_ago: np.ndarray) -> None:
+                 ago_at: tuple[int, int], none: int, codes: np.ndarray,
+                 bar_ago: np.ndarray) -> None:
     """:func:`drumrnn.generation.kernels.input_codes` in NumPy."""
     now = tokens[:, s]
     if flags >= 0:
@@ -466,8 +463,11 @@ def _input_codes(tokens: np.ndarray, s: int, distance: int, flags: int, back: in
         np.add(4 * now, code, out=codes[0])
     else:
         codes[0] = now
-    for k in range(agos):
-        bar_ago[:, k] = tokens[:, s + 1 - (k + 1) * back]
+    for k in range(len(codes) - 1):
+        if k < agos:
+            bar_ago[:, k] = tokens[:, s + 1 - (k + 1) * back]
+        else:
+            bar_ago[:, k] = none
         np.add(bar_ago[:, k], ago_at[k], out=codes[k + 1])
 
 

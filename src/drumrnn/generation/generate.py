@@ -11,7 +11,6 @@ feel heads.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import secrets
 from dataclasses import dataclass, field
 from importlib import resources
@@ -188,9 +187,7 @@ class DrumGenerator:
 
     def __init__(self, model: ModelFile, compiled: bool | None = None):
         self.model = model
-        if compiled is None:  # numba is an optional dependency (drumrnn[fast])
-            compiled = importlib.util.find_spec("numba") is not None
-        self.runtime = NumpyDrumModel(model, compiled)
+        self.runtime = NumpyDrumModel(model, compiled)  # None: numba where it imports
         _, self.profile = split_profile(model.weights)
         self.kit: Kit = kit_from_dict(model.header["kit"])
         encoding = EncodingConfig.from_dict(model.header["encoding"])
@@ -213,8 +210,9 @@ class DrumGenerator:
     @classmethod
     def load(cls, path: str | Path | None = None, compiled: bool | None = None) -> DrumGenerator:
         """Load a model file; the bundled pretrained model when ``path`` is None.
-        ``compiled``: batches' per-row work in numba kernels (same output; faster once numba
-        has loaded, which takes about 0.6 s of a process); None: where numba is installed."""
+        ``compiled``: batches' per-row work in numba kernels (the same output; faster once
+        numba has loaded, which takes about 0.6 s of a process); None: where numba imports
+        (``drumrnn[fast]``)."""
         if path is None:
             path = bundled_model_path()
             if not path.is_file():

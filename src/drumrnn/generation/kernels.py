@@ -38,13 +38,13 @@ def _kernel(function):
 
 
 @_kernel
-def input_codes(tokens, s, distance, flags, back, agos, ago1, ago2, codes, bar_ago):
+def input_codes(tokens, s, distance, flags, back, agos, ago1, ago2, none, codes, bar_ago):
     """Layer 0's row codes of step ``s`` for every row of ``tokens`` (B, L), into ``codes``
     (k, B): the token's row ``4 * token + lookback code`` (``flags`` = -1: no lookback
     flags, the token alone; 0-2: how many of the bars ``distance`` and ``2 * distance``
-    back exist) and, for ``agos`` (0-2) of the bars ``back`` and ``2 * back`` before the
-    predicted step, the bar-ago rows (``ago1``/``ago2`` + token) and the tokens themselves
-    into ``bar_ago`` (B, 2); the others keep what they hold ("none")."""
+    back exist) and, with bar-ago rows (k = 3), the rows ``ago1``/``ago2`` + token of the
+    tokens ``back`` and ``2 * back`` before the predicted step, the first ``agos`` (0-2) of
+    which exist (the others: ``none``), the tokens themselves into ``bar_ago`` (B, 2)."""
     for b in range(tokens.shape[0]):
         now = tokens[b, s]
         if flags >= 0:
@@ -56,11 +56,10 @@ def input_codes(tokens, s, distance, flags, back, agos, ago1, ago2, codes, bar_a
             codes[0, b] = 4 * now + code
         else:
             codes[0, b] = now
-        if agos >= 1:
-            bar_ago[b, 0] = tokens[b, s + 1 - back]
+        if codes.shape[0] > 1:
+            bar_ago[b, 0] = tokens[b, s + 1 - back] if agos >= 1 else none
+            bar_ago[b, 1] = tokens[b, s + 1 - 2 * back] if agos >= 2 else none
             codes[1, b] = ago1 + bar_ago[b, 0]
-        if agos >= 2:
-            bar_ago[b, 1] = tokens[b, s + 1 - 2 * back]
             codes[2, b] = ago2 + bar_ago[b, 1]
 
 

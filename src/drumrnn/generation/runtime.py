@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from drumrnn.core.errors import DrumrnnError
 from drumrnn.model.feel import centers, feel_layout
 from drumrnn.model.model_config import ModelConfig, Vocabulary
 from drumrnn.model.model_file import ModelFile
@@ -44,16 +45,19 @@ def _gate_order(cell: str, hidden: int) -> np.ndarray:
     return columns
 
 
-_KERNELS = []
+_KERNELS: list = []  # the kernels module once imported, or None where numba cannot be
 
 
 def compiled_kernels():
-    """The compiled kernels (:mod:`drumrnn.generation.kernels`), imported on first use:
-    numba's import takes a third of a second, which a one-row generation (the batch-1 path
-    uses none) should not pay."""
+    """The compiled kernels (:mod:`drumrnn.generation.kernels`), imported on first use, or
+    None where numba is missing or cannot be imported (an old numba with a newer NumPy, say).
+    numba's import takes a third of a second, which a one-row generation (the batch-1
+    sampling loop uses no kernel) should not pay."""
     if not _KERNELS:
-        from drumrnn.generation import kernels
-
+        try:
+            from drumrnn.generation import kernels
+        except Exception:  # noqa: BLE001 - any failure of an optional accelerator's import
+            kernels = None
         _KERNELS.append(kernels)
     return _KERNELS[0]
 
@@ -85,10 +89,11 @@ class NumpyDrumModel:
     :mod:`drumrnn.generation.conditioned`, the draws) runs in numba kernels
     (:mod:`drumrnn.generation.kernels`), which do the NumPy code's arithmetic in its order:
     the same results to the bit, faster once numba has loaded (about 0.6 s per process).
+    None: where numba can be imported.
     """
 
-    def __init__(self, model: ModelFile, compiled: bool = False):
-        self.compiled = compiled  # the batch steps' small per-row work in numba kernels
+    def __init__(self, model: ModelFile, compiled: bool | None = False):
+        self.compiled = compiled  # see kernels()
         self.config: ModelConfig = model.config
         self.vocab: Vocabulary = model.vocabulary
         cfg, vocab, w = self.config, self.vocab, model.weights
@@ -270,8 +275,23 @@ class NumpyDrumModel:
                 self.n_struck = drums.sum(axis=1).astype(int).tolist()
                 ends = np.cumsum(self.n_struck)[:-1]
                 self.struck = np.split(classes, ends)
+                # the same padded to C per token, for the compiled feel draws
+                self.struck_classes = np.zeros((len(drums), C), np.int64)
+                for token, struck in enumerate(self.struck):
+                    self.struck_classes[token, :len(struck)] = struck
                 self.feel_codes = np.split(
                     self.feel_at + (classes[:, None] * 2 + np.arange(2)) * bins, ends)
+
+    def kernels(self):
+        """The kernels module this runtime uses, or None for NumPy calls (``compiled`` False,
+        or None without a working numba); ``compiled=True`` without one is an error."""
+        if not self.compiled:
+            return None
+        found = compiled_kernels()
+        if found is None and self.compiled is True:
+            raise DrumrnnError("compiled generation needs numba, which cannot be imported "
+                               "here: pip install 'drumrnn[fast]', or leave compiled off")
+        return found
 
     # -- state ------------------------------------------------------------------------------
     # feature-major arrays (batch on axis 1), except the batch-first attention memory
@@ -407,9 +427,9 @@ class NumpyDrumModel:
         """The feel logits of :meth:`feel` as computed, batch first: (B, groups * quantities
         * bins) in (class, quantity, bin) order, a class's logits together."""
         head = state["head"]  # in place: once per step
-        if self.compiled:
-            compiled_kernels().feel_hidden(head, self.feel_row, self.feel_drums,
-                                   np.asarray(tokens, np.int64))
+        kernels = self.kernels()
+        if kernels is not None:
+            kernels.feel_hidden(head, self.feel_row, self.feel_drums, np.asarray(tokens, np.int64))
         else:
             hid = head[self.feel_row:]
             hid += self.feel_drums_t.take(tokens, 1, state["feel_drums"], "clip")
@@ -553,10 +573,11 @@ class NumpyDrumModel:
             return head[:self.n_logits].T
         # per drum: each step's score gains the gates of the drums it agrees on with bars 1
         # and 2 back, less those it disagrees on (signs +-1; none before the track)
-        if self.compiled:
+        kernels = self.kernels()
+        if kernels is not None:
             weight = np.empty((self.signs.shape[1], B), np.float32)
-            compiled_kernels().copy_gates(head, V, np.ascontiguousarray(bar_ago, np.int64),
-                                  self.has_copy, self.drum_row, self.signs, weight)
+            kernels.copy_gates(head, V, np.ascontiguousarray(bar_ago, np.int64), self.has_copy,
+                               self.drum_row, self.signs, weight)
         else:
             ago = bar_ago.T  # (2, B)
             if self.has_copy:  # flat indices into the (rows, B) head: one fancy add per gate

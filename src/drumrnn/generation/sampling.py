@@ -8,6 +8,8 @@ import numpy as np
 
 from drumrnn.core.errors import DrumrnnError
 
+MIN_TEMPERATURE = 0.01
+
 
 @dataclass(frozen=True)
 class SamplingConfig:
@@ -37,8 +39,10 @@ class SamplingConfig:
     branch_factor: int = 2
 
     def __post_init__(self) -> None:
-        if not self.temperature > 0:
-            raise DrumrnnError(f"temperature must be above 0, got {self.temperature:g} (for "
+        # below 0.01 the scaled logits overflow float32 (and the draw is greedy anyway)
+        if not self.temperature >= MIN_TEMPERATURE:
+            raise DrumrnnError(f"temperature must be at least {MIN_TEMPERATURE}, got "
+                               f"{self.temperature:g} (for "
                                "always the likeliest step, use --greedy)")
         if not 0 < self.top_p <= 1:
             raise DrumrnnError(f"top-p must lie in (0, 1], got {self.top_p}")

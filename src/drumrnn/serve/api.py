@@ -23,6 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
 from drumrnn.core.errors import DrumrnnError
+from drumrnn.generation.sampling import MIN_TEMPERATURE
 from drumrnn.serve.grid import (
     MAX_BARS,
     MAX_ROWS,
@@ -68,7 +69,8 @@ class GridModel(BaseModel):
 
 class SettingsModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    temperature: float = Field(1.0, gt=0, le=5, description="0.5-1.5 is the useful range")
+    temperature: float = Field(1.0, ge=MIN_TEMPERATURE, le=5,
+                               description="0.5-1.5 is the useful range")
     seed: int | None = Field(None, ge=0, lt=SEED_LIMIT, description="null: drawn and returned")
     tempo: Tempo = 120.0
     swing: Swing = 50.0

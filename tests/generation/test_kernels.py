@@ -121,6 +121,8 @@ def test_generators_fall_back_to_numpy_where_numba_cannot_be_imported(monkeypatc
     from drumrnn.generation import runtime
     from drumrnn.generation.generate import DrumGenerator, GenerateConfig
 
+    assert DrumGenerator.load().runtime.kernels() is kernels  # numba imports here
+    assert DrumGenerator.load(compiled=False).runtime.kernels() is None
     monkeypatch.setattr(runtime, "_KERNELS", [None])  # as after a failed import
     auto = DrumGenerator.load()
     assert auto.runtime.kernels() is None

@@ -285,7 +285,7 @@ class NumpyDrumModel:
     def kernels(self):
         """The kernels module this runtime uses, or None for NumPy calls (``compiled`` False,
         or None without a working numba); ``compiled=True`` without one is an error."""
-        if not self.compiled:
+        if self.compiled is False:
             return None
         found = compiled_kernels()
         if found is None and self.compiled is True:

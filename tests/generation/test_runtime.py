@@ -1,5 +1,6 @@
 """The NumPy runtime computes the same logits as the PyTorch model (to 1e-5)."""
 
+import importlib.util
 import subprocess
 import sys
 
@@ -42,6 +43,10 @@ def random_model(cfg: ModelConfig, vocab: Vocabulary, path, dtype=np.float32):
     return torch_model(loaded), loaded
 
 
+# the runtime with NumPy calls, and with the kernels where numba is installed
+COMPILED = (False, True) if importlib.util.find_spec("numba") else (False,)
+
+
 def compare(cfg, vocab, tmp_path, dtype=np.float32, B=3, T=40, shared_schedule=False):
     """``shared_schedule``: every row at the same index and position, passed to the runtime
     as one :meth:`schedule` row for the batch (as generation does)."""
@@ -62,17 +67,23 @@ def compare(cfg, vocab, tmp_path, dtype=np.float32, B=3, T=40, shared_schedule=F
         logits, delta_logits, _ = model(batch, model.initial_state(B))
     expected = logits.numpy() if delta_logits is None else np.concatenate(
         [logits.numpy(), delta_logits.numpy()], axis=-1)
-    runtime = NumpyDrumModel(loaded)
-    state = runtime.start(B)
-    if shared_schedule:
-        rows = runtime.schedule(index[0], position[0])
-        got = np.stack([runtime.step(state, tokens[:, t], extra=rows[t], lookback=lookback[:, t],
-                                     deltas=deltas[:, t]) for t in range(T)], axis=1)
-    else:
-        got = np.stack([runtime.step(state, tokens[:, t], index=index[:, t],
-                                     next_position=position[:, t], lookback=lookback[:, t],
-                                     deltas=deltas[:, t]) for t in range(T)], axis=1)
-    np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+    outputs = []
+    for compiled in COMPILED:
+        runtime = NumpyDrumModel(loaded, compiled)
+        state = runtime.start(B)
+        if shared_schedule:
+            rows = runtime.schedule(index[0], position[0])
+            got = np.stack([runtime.step(state, tokens[:, t], extra=rows[t],
+                                         lookback=lookback[:, t], deltas=deltas[:, t])
+                            for t in range(T)], axis=1)
+        else:
+            got = np.stack([runtime.step(state, tokens[:, t], index=index[:, t],
+                                         next_position=position[:, t], lookback=lookback[:, t],
+                                         deltas=deltas[:, t]) for t in range(T)], axis=1)
+        np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+        outputs.append(got)
+    for got in outputs[1:]:  # the kernels do the NumPy code's arithmetic: to the bit
+        np.testing.assert_array_equal(got, outputs[0])
 
 
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
@@ -160,17 +171,27 @@ def test_labels_feel_inputs_and_feel_heads_equal_pytorch(tmp_path, cell, dense, 
     with torch.no_grad():
         logits, _, _ = model(batch, model.initial_state(B))
         velocity, offset = (x.numpy() for x in model.feel_logits)
-    runtime = NumpyDrumModel(loaded)
-    state = runtime.start(B)
-    for t in range(T):
-        got = runtime.step(state, tokens[:, t], index=index[:, t], next_position=position[:, t],
-                           lookback=lookback[:, t], labels=runtime.label_rows(labels[:, t]),
-                           feel_in=feel_in[:, t], bar_ago=ago[:, t],
-                           bias=runtime.label_bias_rows(labels[:, t]))
-        np.testing.assert_allclose(got, logits[:, t].numpy(), atol=1e-5, rtol=0)
-        feel = runtime.feel(state, tokens[:, t + 1])  # (2, C, bins, B)
-        np.testing.assert_allclose(feel[0].transpose(2, 0, 1), velocity[:, t], atol=1e-5, rtol=0)
-        np.testing.assert_allclose(feel[1].transpose(2, 0, 1), offset[:, t], atol=1e-5, rtol=0)
+    outputs = []
+    for compiled in COMPILED:
+        runtime = NumpyDrumModel(loaded, compiled)
+        state = runtime.start(B)
+        outputs.append([])
+        for t in range(T):
+            got = runtime.step(state, tokens[:, t], index=index[:, t],
+                               next_position=position[:, t], lookback=lookback[:, t],
+                               labels=runtime.label_rows(labels[:, t]), feel_in=feel_in[:, t],
+                               bar_ago=ago[:, t], bias=runtime.label_bias_rows(labels[:, t]))
+            np.testing.assert_allclose(got, logits[:, t].numpy(), atol=1e-5, rtol=0)
+            feel = runtime.feel(state, tokens[:, t + 1])  # (2, C, bins, B)
+            np.testing.assert_allclose(feel[0].transpose(2, 0, 1), velocity[:, t], atol=1e-5,
+                                       rtol=0)
+            np.testing.assert_allclose(feel[1].transpose(2, 0, 1), offset[:, t], atol=1e-5,
+                                       rtol=0)
+            outputs[-1].append((got.copy(), feel.copy()))
+    for run in outputs[1:]:  # the kernels do the NumPy code's arithmetic: to the bit
+        for (got, feel), (want, want_feel) in zip(run, outputs[0]):
+            np.testing.assert_array_equal(got, want)
+            np.testing.assert_array_equal(feel, want_feel)
 
 
 @pytest.mark.parametrize("cell,copy", [("gru", False), ("lstm", True)])

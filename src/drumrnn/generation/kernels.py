@@ -185,3 +185,43 @@ def sample_feel(logits, tokens, t, start, n_struck, classes, pool, cursor, end, 
             value[b, 0] = np.float32(s0 / s2)
             value[b, 1] = np.float32(s1 / s2)
     return -1
+
+
+@_kernel
+def gru_gates(gates, rows, extra, gh, H):
+    """A GRU layer's pre-activations (3H, B) in ``gates``: layer 0's inputs ``rows`` (B, 3H)
+    transposed, plus ``extra`` (3H,) when it has any entries (both empty: ``gates`` holds the
+    input part already), then the reset and update gates plus their h part ``gh``."""
+    G, B = gates.shape
+    for g in range(G):
+        for b in range(B):
+            x = rows[b, g] if rows.shape[0] else gates[g, b]
+            if extra.shape[0]:
+                x += extra[g]
+            if g < 2 * H:
+                x += gh[g, b]
+            gates[g, b] = x
+
+
+@_kernel
+def gru_candidate(gates, gh, H):
+    """After tanh of the reset and update pre-activations: the gates ``(t + 1) / 2`` (rows
+    0..2H of ``gates``), and the candidate's pre-activation plus reset gate times its h part
+    (rows 2H..3H)."""
+    B = gates.shape[1]
+    for g in range(2 * H):
+        for b in range(B):
+            gates[g, b] = gates[g, b] * np.float32(0.5) + np.float32(0.5)
+    for g in range(H):
+        for b in range(B):
+            gates[2 * H + g, b] += gh[2 * H + g, b] * gates[g, b]
+
+
+@_kernel
+def gru_update(h, gates, H):
+    """After tanh of the candidate: ``h = n + z * (h - n)``, in place."""
+    B = h.shape[1]
+    for g in range(H):
+        for b in range(B):
+            n = gates[2 * H + g, b]
+            h[g, b] = (h[g, b] - n) * gates[H + g, b] + n

@@ -516,12 +516,14 @@ class NumpyDrumModel:
         if extra is not None and (extra.ndim == 2 or not gru):
             rows += extra
             extra = None
-        if gru:  # the h part comes in _cell
+        # a batch's GRU elementwise work in kernels (layer 0's inputs transposed there too)
+        kernels = self.kernels() if gru and len(rows) > 1 else None
+        if gru and kernels is None:  # the h part comes in _cell
             if extra is None:
                 np.copyto(gates, rows.T)
             else:  # one step's row for the whole batch, added while transposing
                 np.add(rows.T, extra[:, None], out=gates)
-        else:
+        elif not gru:
             np.dot(self.fused[0], state["xh"][0], out=gates)
             gates += rows.T
         for layer in range(cfg.layers):
@@ -529,7 +531,11 @@ class NumpyDrumModel:
                 np.dot(self.gru_x[layer], state["xh"][layer - 1], out=gates)
             elif layer:
                 np.dot(self.fused[layer], state["xh"][layer], out=gates)
-            h_out = self._cell(state, layer)
+            if kernels is not None:
+                h_out = self._gru_compiled(state, layer, kernels, rows if layer == 0 else None,
+                                           extra)
+            else:
+                h_out = self._cell(state, layer)
             if layer + 1 < cfg.layers and not gru:
                 state["xh"][layer + 1][:H] = h_out
         if cfg.attention or cfg.dense:
@@ -595,6 +601,24 @@ class NumpyDrumModel:
         if self.has_drum_copy:
             head[:V] += np.dot(self.token_signs, weight)
         return head[:self.n_logits].T
+
+    def _gru_compiled(self, state: dict, layer: int, kernels, rows: np.ndarray | None,
+                      extra: np.ndarray | None) -> np.ndarray:
+        """:meth:`_cell` of a GRU layer for a batch, its elementwise work in three kernels
+        between the two tanh calls (the same arithmetic in the same order); layer 0 takes
+        its inputs ``rows`` (B, G) and ``extra`` (G,) here, transposed as they are added."""
+        H = self.config.hidden
+        xh, h, rz, _, _, _, n, _ = state["views"][layer]
+        gates, gh = state["gates"], state["gh"]
+        np.dot(self.fused[layer], xh, out=gh)  # W_h h + biases
+        none = np.zeros(0, np.float32)
+        kernels.gru_gates(gates, none.reshape(0, 0) if rows is None else rows,
+                          none if extra is None or rows is None else extra, gh, H)
+        np.tanh(rz, out=rz)
+        kernels.gru_candidate(gates, gh, H)
+        np.tanh(n, out=n)
+        kernels.gru_update(h, gates, H)
+        return h
 
     def _cell(self, state: dict, layer: int) -> np.ndarray:
         """Update layer ``layer``'s h (and c) in place from its pre-activations (the state's

@@ -194,8 +194,9 @@ def test_labels_feel_inputs_and_feel_heads_equal_pytorch(tmp_path, cell, dense, 
             np.testing.assert_array_equal(feel, want_feel)
 
 
-@pytest.mark.parametrize("cell,copy", [("gru", False), ("lstm", True)])
-def test_step_codes_equals_step(tmp_path, cell, copy):
+@pytest.mark.parametrize("compiled", COMPILED)
+@pytest.mark.parametrize("cell,copy", [("gru", False), ("gru", True), ("lstm", True)])
+def test_step_codes_equals_step(tmp_path, cell, copy, compiled):
     """Generation's inputs as rows of one table (token, bar-ago tokens, struck drums' feel
     bins; or the feel inputs by class) give step's logits and feel logits, in a batch and
     at batch 1 (feel_one); with the copy gates, the running feel beside them."""
@@ -203,7 +204,7 @@ def test_step_codes_equals_step(tmp_path, cell, copy):
                       position_embedding=4, lookback=True, labels=5, feel=10, feel_bins=6,
                       feel_context=copy, bar_ago=True, bar_copy=copy, drum_copy=copy)
     _, loaded = random_model(cfg, LABELLED, tmp_path / "m.npz")
-    runtime = NumpyDrumModel(loaded)
+    runtime = NumpyDrumModel(loaded, compiled)
     B, T, C, bins = 3, 20, 9, 6
     rng = np.random.default_rng(0)
     tokens = rng.integers(0, 512, (B, T + 1))

@@ -190,9 +190,13 @@ class _Loop:
     def probabilities(self, logits: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Unnormalised probabilities at the sampling temperature into ``out``: ``exp((z -
         max) / T)`` along the first axis of ``logits`` (V,) or (V, B)."""
-        np.subtract(logits, logits.max(axis=0), out=out)
-        if self.scale != 1:
-            out *= self.scale
+        kernels = self.rt.kernels() if logits.ndim == 2 else None
+        if kernels is not None:
+            kernels.shifted(logits, self.scale, out)
+        else:
+            np.subtract(logits, logits.max(axis=0), out=out)
+            if self.scale != 1:
+                out *= self.scale
         return np.exp(out, out=out)
 
     def refill(self, row: int) -> None:

@@ -225,3 +225,46 @@ def gru_update(h, gates, H):
         for b in range(B):
             n = gates[2 * H + g, b]
             h[g, b] = (h[g, b] - n) * gates[H + g, b] + n
+
+
+@_kernel
+def gru_inputs(gates, table, codes, feel, context, extra, gh, H):
+    """A batch's layer-0 GRU pre-activations (3H, B) in ``gates``, from its input rows: the
+    sum of the ``table`` rows of each row's ``codes`` (k, B), in order, plus ``feel`` and
+    ``context`` (B, 3H) when not empty, plus ``extra`` (3H,) when not empty, then (reset and
+    update gates) their h part ``gh``: the order in which the NumPy path adds them."""
+    G, B = gates.shape
+    k = codes.shape[0]
+    for b in range(B):
+        first = codes[0, b]
+        for g in range(G):
+            x = table[first, g]
+            for j in range(1, k):
+                x += table[codes[j, b], g]
+            if feel.shape[0]:
+                x += feel[b, g]
+            if context.shape[0]:
+                x += context[b, g]
+            if extra.shape[0]:
+                x += extra[g]
+            if g < 2 * H:
+                x += gh[g, b]
+            gates[g, b] = x
+
+
+@_kernel
+def shifted(logits, scale, out):
+    """``(z - max) * scale`` of ``logits`` (V, B) along V into ``out`` (the scale skipped
+    when 1), as NumPy's ``subtract(z, z.max(axis=0))`` then ``*=`` computes it."""
+    V, B = logits.shape
+    top = np.full(B, -np.inf, np.float32)
+    for v in range(V):
+        for b in range(B):
+            if logits[v, b] > top[b]:
+                top[b] = logits[v, b]
+    for v in range(V):
+        for b in range(B):
+            x = logits[v, b] - top[b]
+            if scale != 1:
+                x *= scale
+            out[v, b] = x

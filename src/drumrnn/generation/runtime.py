@@ -500,6 +500,14 @@ class NumpyDrumModel:
         ``((a1, a2),)``, Python numbers), for the copy gates; ``context``: (B, 2) the running
         feel (``feel_context`` models); ``bias``: as in :meth:`step`."""
         rows = state["rows"]
+        if (self.config.cell == "gru" and codes.shape[1] > 1 and self.kernels() is not None
+                and (extra is None or extra.ndim == 1)):
+            # the products alone here; the kernel sums the rows in _advance, as below
+            none = np.zeros((0, 0), np.float32)
+            feel = none if feel_in is None else np.dot(feel_in, self.feel_w_by_class)
+            ctx = none if context is None else np.dot(context, self.context_w)
+            return self._logits(self._advance(state, rows, extra, (codes, feel, ctx)), bar_ago,
+                                bias)
         np.add.reduce(self.inputs.take(codes, 0, None, "clip"), 0, None, rows)
         if feel_in is not None:
             rows += np.dot(feel_in, self.feel_w_by_class)
@@ -507,9 +515,12 @@ class NumpyDrumModel:
             rows += np.dot(context, self.context_w)
         return self._logits(self._advance(state, rows, extra), bar_ago, bias)
 
-    def _advance(self, state: dict, rows: np.ndarray, extra: np.ndarray | None) -> np.ndarray:
+    def _advance(self, state: dict, rows: np.ndarray, extra: np.ndarray | None,
+                 gathered: tuple | None = None) -> np.ndarray:
         """The recurrent layers and the head from layer 0's input ``rows`` (B, G) (and
-        ``extra``, one row for the batch or (B, G)); the head's output (rows, B)."""
+        ``extra``, one row for the batch or (B, G)); the head's output (rows, B).
+        ``gathered``: (codes, feel, context) of :meth:`step_codes` for a compiled GRU batch,
+        whose kernel sums layer 0's input rows itself (``rows`` unused)."""
         cfg, H = self.config, self.config.hidden
         gates = state["gates"]
         gru = cfg.cell == "gru"
@@ -533,7 +544,7 @@ class NumpyDrumModel:
                 np.dot(self.fused[layer], state["xh"][layer], out=gates)
             if kernels is not None:
                 h_out = self._gru_compiled(state, layer, kernels, rows if layer == 0 else None,
-                                           extra)
+                                           extra, gathered if layer == 0 else None)
             else:
                 h_out = self._cell(state, layer)
             if layer + 1 < cfg.layers and not gru:
@@ -603,17 +614,22 @@ class NumpyDrumModel:
         return head[:self.n_logits].T
 
     def _gru_compiled(self, state: dict, layer: int, kernels, rows: np.ndarray | None,
-                      extra: np.ndarray | None) -> np.ndarray:
+                      extra: np.ndarray | None, gathered: tuple | None) -> np.ndarray:
         """:meth:`_cell` of a GRU layer for a batch, its elementwise work in three kernels
         between the two tanh calls (the same arithmetic in the same order); layer 0 takes
-        its inputs ``rows`` (B, G) and ``extra`` (G,) here, transposed as they are added."""
+        its inputs ``rows`` (B, G) (or ``gathered``, see :meth:`_advance`) and ``extra``
+        (G,) here, transposed as they are added."""
         H = self.config.hidden
         xh, h, rz, _, _, _, n, _ = state["views"][layer]
         gates, gh = state["gates"], state["gh"]
         np.dot(self.fused[layer], xh, out=gh)  # W_h h + biases
         none = np.zeros(0, np.float32)
-        kernels.gru_gates(gates, none.reshape(0, 0) if rows is None else rows,
-                          none if extra is None or rows is None else extra, gh, H)
+        extra = none if extra is None or layer else extra
+        if gathered is not None:
+            codes, feel, context = gathered
+            kernels.gru_inputs(gates, self.inputs, codes, feel, context, extra, gh, H)
+        else:
+            kernels.gru_gates(gates, none.reshape(0, 0) if rows is None else rows, extra, gh, H)
         np.tanh(rz, out=rz)
         kernels.gru_candidate(gates, gh, H)
         np.tanh(n, out=n)

@@ -427,7 +427,7 @@ class NumpyDrumModel:
         """The feel logits of :meth:`feel` as computed, batch first: (B, groups * quantities
         * bins) in (class, quantity, bin) order, a class's logits together."""
         head = state["head"]  # in place: once per step
-        kernels = self.kernels()
+        kernels = self.kernels() if head.shape[1] > 1 else None
         if kernels is not None:
             kernels.feel_hidden(head, self.feel_row, self.feel_drums, np.asarray(tokens, np.int64))
         else:

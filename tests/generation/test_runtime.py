@@ -345,3 +345,21 @@ def test_a_piece_start_window_reads_what_generation_reads_playing_that_piece(tmp
         run_steps(runtime, run, SamplingConfig(), bar_token(get_kit("9")), False,
                   VariationRngs([np.random.default_rng(0)]))
         np.testing.assert_allclose(np.stack(got), want[row].numpy(), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("bins", [7, 16])
+def test_a_variation_comes_back_alone_with_any_number_of_feel_bins(tmp_path, bins):
+    """The batch sums feel inputs in float32; the batch-1 loop must round as it does (7 bins:
+    centres that are not dyadic)."""
+    from drumrnn.generation.generate import DrumGenerator, GenerateConfig
+
+    cfg = ModelConfig("gru", layers=1, hidden=16, embedding=8, counter_bits=6,
+                      position_embedding=4, lookback=True, labels=5, feel=10, feel_bins=bins,
+                      feel_context=True, bar_ago=True, bar_copy=True, drum_copy=True)
+    _, loaded = random_model(cfg, LABELLED, tmp_path / "m.npz")
+    for compiled in COMPILED:
+        generator = DrumGenerator(loaded, compiled)
+        batch = generator.generate(GenerateConfig(bars=6, num=3, seed=2))
+        alone = generator.generate(GenerateConfig(bars=6, seed=2, variation=3))[0]
+        for name in ("quarters", "pitches", "velocities"):
+            assert np.array_equal(getattr(batch[-1], name), getattr(alone, name))

@@ -3,8 +3,9 @@
 At batch 16 a step's vector work is small (a few hundred numbers per row), so each NumPy
 call costs more in dispatch than in arithmetic; these loops do the bookkeeping of a step in
 one call each. Heavy vector work (matrix products, ``exp``, ``tanh``) stays in NumPy and
-BLAS, which vectorize it. Every kernel does the arithmetic the NumPy code it replaced did,
-in the same order and precision, so that a row's draws are the same alone (the batch-1 path,
+BLAS, which vectorize it. Every kernel does the arithmetic of the NumPy code it stands in
+for (which runs where numba is not installed), in the same order and precision: the notes
+come out identical with or without the kernels, and a row the same alone (the batch-1 path,
 plain NumPy) or in a batch. Compiled on first use and cached beside this file (or in the
 user's cache directory where that is read-only); a cache that cannot be written (a full or
 read-only disk) only costs the compilation again next time.

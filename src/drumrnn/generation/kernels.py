@@ -189,19 +189,12 @@ def sample_feel(logits, tokens, t, start, n_struck, classes, pool, cursor, end, 
 
 
 @_kernel
-def gru_gates(gates, rows, extra, gh, H):
-    """A GRU layer's pre-activations (3H, B) in ``gates``: layer 0's inputs ``rows`` (B, 3H)
-    transposed, plus ``extra`` (3H,) when it has any entries (both empty: ``gates`` holds the
-    input part already), then the reset and update gates plus their h part ``gh``."""
-    G, B = gates.shape
-    for g in range(G):
-        for b in range(B):
-            x = rows[b, g] if rows.shape[0] else gates[g, b]
-            if extra.shape[0]:
-                x += extra[g]
-            if g < 2 * H:
-                x += gh[g, b]
-            gates[g, b] = x
+def gru_add_h(gates, gh, H):
+    """A deeper GRU layer's reset and update pre-activations (rows 0..2H of ``gates``, which
+    hold the input part) plus their h part ``gh``."""
+    for g in range(2 * H):
+        for b in range(gates.shape[1]):
+            gates[g, b] += gh[g, b]
 
 
 @_kernel

@@ -624,12 +624,14 @@ class NumpyDrumModel:
         gates, gh = state["gates"], state["gh"]
         np.dot(self.fused[layer], xh, out=gh)  # W_h h + biases
         none = np.zeros(0, np.float32)
-        extra = none if extra is None or layer else extra
-        if gathered is not None:
-            codes, feel, context = gathered
-            kernels.gru_inputs(gates, self.inputs, codes, feel, context, extra, gh, H)
-        else:
-            kernels.gru_gates(gates, none.reshape(0, 0) if rows is None else rows, extra, gh, H)
+        if layer:  # the input part is in ``gates`` already
+            kernels.gru_add_h(gates, gh, H)
+        else:  # given rows: row b is its own table row
+            table, codes, feel, context = (
+                (self.inputs, *gathered) if gathered is not None else
+                (rows, np.arange(len(rows)).reshape(1, -1), none.reshape(0, 0), none.reshape(0, 0)))
+            kernels.gru_inputs(gates, table, codes, feel, context,
+                               none if extra is None else extra, gh, H)
         np.tanh(rz, out=rz)
         kernels.gru_candidate(gates, gh, H)
         np.tanh(n, out=n)

@@ -1,4 +1,5 @@
-"""A NumPy-only runtime for drumrnn model files: no deep-learning framework needed.
+"""A NumPy runtime for drumrnn model files: no deep-learning framework needed (numba, where
+installed, runs a batch's small per-row work: ``NumpyDrumModel(compiled=...)``).
 
 Each LSTM or RNN layer computes all its gates with one matrix product over ``[x, h, 1]``
 (the bias is the last row), as the RNN Drummer's iOS app did; a GRU layer needs its x and h

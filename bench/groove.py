@@ -284,7 +284,8 @@ def main() -> None:
            "test beats hi-hat | test beats ride |", "|---|---|---|---|---|---|---|", *steer, ""]
           if steer else []),
         f"Reproduce: `python bench/groove.py{' --model ' + str(args.model) if args.model else ''}"
-        " --write`. Machine: " + machine("numpy")])
+        f"{f' --sets {args.sets}' if args.sets != 3 else ''} --write`. Machine: "
+        + machine("numpy")])
     print(text)
     if args.write:
         write_section("groove", "## Groove, feel and fills\n\n" + text, REPO / "RESULTS.md")

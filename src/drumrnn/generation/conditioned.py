@@ -371,7 +371,7 @@ class _Loop:
         kernels = rt.kernels()
         tokens = run.tokens
         B, L = tokens.shape
-        C, bins, V = rt.vocab.n_classes, rt.config.feel_bins, rt.vocab.size
+        C, V = rt.vocab.n_classes, rt.vocab.size
         index, is_bar, look, backs = run.index.tolist(), run.is_bar.tolist(), self.look, self.backs
         lookback, ago, feel = rt.config.lookback, rt.ago_at, self.feel
         codes = np.empty((3 if ago else 1, B), np.int64)
@@ -386,23 +386,11 @@ class _Loop:
         schedule, bias, mask_bar, step = self.schedule, self.bias, self.bar_tokens, rt.step_codes
         feel_in = running = None
         if feel:
-            n_struck = self.drums.sum(axis=1)
-            # each row's next unit of the pool and its end (all used: the first struck drum
-            # refills)
-            end = np.arange(B) * self.width + self.units
-            cursor = end.copy()
-            vel, off = centers(bins)
             given = self._given(0)
             feel_in = self._by_class(given)
             running = self._running(given)
             context = running is not None
-            if kernels is not None:
-                classes, pool = rt.struck_classes, self.pool.reshape(-1, 2, bins)
-                sampled = np.zeros((B, 2 * C), np.float32)  # feel inputs, (class, quantity)
-                if not context:  # the kernel's running feel, unused
-                    running = RunningFeel(B, rt.config.feel_rate)
-            else:
-                feel_draws = _FeelDraws(self, vel, off, n_struck)
+            draws = (_FeelDraws if kernels is None else _CompiledFeelDraws)(self)
         for s in range(L - 1):
             r, distance, back = index[s], look[s], backs[s + 1]
             flags = (min(r // distance, 2) if r >= 0 else 0) if lookback else -1
@@ -439,22 +427,9 @@ class _Loop:
                 if context:
                     running.add(*step_feel(given, C))
                 continue
-            scores = rt.feel_logits(state, tokens[:, t])
-            if kernels is None:
-                feel_in = feel_draws.draw(scores, tokens[:, t], cursor, end, running)
-                continue
-            row = 0
-            while row >= 0:  # a row whose pool runs out stops the kernel: refill, go on
-                row = kernels.sample_feel(scores, tokens, t, row, n_struck, classes, pool, cursor,
-                                          end, vel, off, run.velocity_bins, run.offset_bins,
-                                          sampled, running.sums, running.value,
-                                          running.rate, context)
-                if row >= 0:
-                    self.refill(row)
-                    cursor[row] = end[row] - self.units
-            feel_in = sampled
-        if feel and kernels is None:
-            feel_draws.write(tokens, run)
+            feel_in = draws.draw(rt.feel_logits(state, tokens[:, t]), t, running)
+        if feel:
+            draws.write()
 
 
 def _input_codes(tokens: np.ndarray, s: int, distance: int, flags: int, back: int, agos: int,
@@ -477,22 +452,35 @@ def _input_codes(tokens: np.ndarray, s: int, distance: int, flags: int, back: in
         np.add(bar_ago[:, k], ago_at[k], out=codes[k + 1])
 
 
-class _FeelDraws:
-    """The feel draws of a batch step in NumPy calls (:func:`drumrnn.generation.kernels.
-    sample_feel` does the same arithmetic in one call): the struck drums' bins by Gumbel-max
-    with their rows' pool noise, the next step's feel inputs, the running feel."""
+class _Draws:
+    """What both ways of drawing a batch's feel keep: each row's next unit of its pool of
+    feel noise and the unit's end (all used at first: the first struck drum refills)."""
 
-    def __init__(self, loop: _Loop, vel: np.ndarray, off: np.ndarray, n_struck: np.ndarray):
+    def __init__(self, loop: _Loop):
+        B, bins = len(loop.run.tokens), loop.rt.config.feel_bins
         self.loop = loop
+        self.n_struck = loop.drums.sum(axis=1)
+        self.end = np.arange(B) * loop.width + loop.units
+        self.cursor = self.end.copy()
+        self.vel, self.off = centers(bins)
+        self.pool = loop.pool.reshape(-1, 2, bins)
+
+
+class _FeelDraws(_Draws):
+    """The feel draws of a batch's steps in NumPy calls (:class:`_CompiledFeelDraws` does the
+    same arithmetic in one kernel call): the struck drums' bins by Gumbel-max with their
+    rows' pool noise, the next step's feel inputs, the running feel."""
+
+    def __init__(self, loop: _Loop):
+        super().__init__(loop)
         B, C, bins = len(loop.run.tokens), loop.rt.vocab.n_classes, loop.rt.config.feel_bins
         drums = self.drums = loop.drums
-        self.n_struck = n_struck
+        n_struck, vel, off = self.n_struck, self.vel, self.off
         # per token: the running feel's divisor (struck drums, at least 1) and rate
         self.counts = np.maximum(n_struck, 1)
         self.rates = np.where(n_struck > 0, loop.rt.config.feel_rate, 0.0)
         # rank of each struck drum among its step's struck drums: its unit of the pool
         self.rank = np.cumsum(drums, axis=1) - 1
-        self.pool = loop.pool.reshape(-1, 2, bins)
         # the input value of each (class, quantity, bin), then a bin's worth of zeros; per
         # token, where each drum's (quantity, bin 0) lies there (silent: the zeros)
         self.values = np.r_[np.tile(np.stack([vel, off])[None], (C, 1, 1)).reshape(-1),
@@ -505,12 +493,11 @@ class _FeelDraws:
         self.after = np.empty(B, np.int64)
         self.picks = []  # each step's bins of its struck drums, (row, class) in order
 
-    def draw(self, scores: np.ndarray, now: np.ndarray, cursor: np.ndarray, end: np.ndarray,
-             running: RunningFeel | None) -> np.ndarray:
-        """The feel of tokens ``now`` (B,) from feel logits ``scores``; the next step's feel
-        inputs (B, 2C). ``cursor`` moves past the units used (rows refilled as needed)."""
-        loop, B, C = self.loop, len(now), self.drums.shape[1]
-        bins = self.pool.shape[2]
+    def draw(self, scores: np.ndarray, t: int, running: RunningFeel | None) -> np.ndarray:
+        """The feel of slot ``t``'s tokens from feel logits ``scores`` (B, C * 2 * bins); the
+        next step's feel inputs (B, 2C). Rows whose pool runs out are refilled first."""
+        loop, now, cursor, end = self.loop, self.loop.run.tokens[:, t], self.cursor, self.end
+        B, C, bins = len(now), self.drums.shape[1], self.pool.shape[2]
         k = self.n_struck.take(now)
         np.add(cursor, k, out=self.after)
         for row in np.flatnonzero(self.after > end):
@@ -533,12 +520,43 @@ class _FeelDraws:
                                self.rates.take(now))
         return feel_in
 
-    def write(self, tokens: np.ndarray, run: StepRun) -> None:
-        """The sampled bins of the struck drums into ``run`` (-1 elsewhere)."""
+    def write(self) -> None:
+        """The sampled bins of the struck drums into the run (-1 elsewhere)."""
+        run = self.loop.run
+        tokens = run.tokens
         done = slice(run.n_fixed_feel, tokens.shape[1])
         velocity, offset = _Loop._sampled_bins(self.drums[tokens[:, done].T], self.picks)
         run.velocity_bins[:, done] = velocity.transpose(1, 0, 2)  # (L', B, C) -> (B, L', C)
         run.offset_bins[:, done] = offset.transpose(1, 0, 2)
+
+
+class _CompiledFeelDraws(_Draws):
+    """:class:`_FeelDraws` in one kernel call per step
+    (:func:`drumrnn.generation.kernels.sample_feel`), the bins written into the run as drawn."""
+
+    def __init__(self, loop: _Loop):
+        super().__init__(loop)
+        B, C = len(loop.run.tokens), loop.rt.vocab.n_classes
+        self.kernels = loop.rt.kernels()
+        self.feel_in = np.zeros((B, 2 * C), np.float32)  # (class, quantity)
+        self.unused = RunningFeel(B)  # the kernel's running feel where the model reads none
+
+    def draw(self, scores: np.ndarray, t: int, running: RunningFeel | None) -> np.ndarray:
+        """As :meth:`_FeelDraws.draw`."""
+        loop, run, kept = self.loop, self.loop.run, running or self.unused
+        row = 0
+        while row >= 0:  # a row whose pool runs out stops the kernel: refill, go on
+            row = self.kernels.sample_feel(
+                scores, run.tokens, t, row, self.n_struck, loop.rt.struck_classes, self.pool,
+                self.cursor, self.end, self.vel, self.off, run.velocity_bins, run.offset_bins,
+                self.feel_in, kept.sums, kept.value, kept.rate, running is not None)
+            if row >= 0:
+                loop.refill(row)
+                self.cursor[row] = self.end[row] - loop.units
+        return self.feel_in
+
+    def write(self) -> None:
+        """Nothing left: the kernel wrote each step's bins."""
 
 
 def beam_steps(rt: NumpyDrumModel, run: StepRun, sampling: SamplingConfig, bar: int,

@@ -46,6 +46,8 @@ def _gate_order(cell: str, hidden: int) -> np.ndarray:
     return columns
 
 
+# absent array inputs of a kernel (never written)
+_NONE, _NONE_ROW = np.zeros((0, 0), np.float32), np.zeros(0, np.float32)
 _KERNELS: list = []  # the kernels module once imported, or None where numba cannot be
 
 
@@ -504,9 +506,8 @@ class NumpyDrumModel:
         if (self.config.cell == "gru" and codes.shape[1] > 1 and self.kernels() is not None
                 and (extra is None or extra.ndim == 1)):
             # the products alone here; the kernel sums the rows in _advance, as below
-            none = np.zeros((0, 0), np.float32)
-            feel = none if feel_in is None else np.dot(feel_in, self.feel_w_by_class)
-            ctx = none if context is None else np.dot(context, self.context_w)
+            feel = _NONE if feel_in is None else np.dot(feel_in, self.feel_w_by_class)
+            ctx = _NONE if context is None else np.dot(context, self.context_w)
             return self._logits(self._advance(state, rows, extra, (codes, feel, ctx)), bar_ago,
                                 bias)
         np.add.reduce(self.inputs.take(codes, 0, None, "clip"), 0, None, rows)
@@ -624,15 +625,14 @@ class NumpyDrumModel:
         xh, h, rz, _, _, _, n, _ = state["views"][layer]
         gates, gh = state["gates"], state["gh"]
         np.dot(self.fused[layer], xh, out=gh)  # W_h h + biases
-        none = np.zeros(0, np.float32)
         if layer:  # the input part is in ``gates`` already
             kernels.gru_add_h(gates, gh, H)
         else:  # given rows: row b is its own table row
             table, codes, feel, context = (
                 (self.inputs, *gathered) if gathered is not None else
-                (rows, np.arange(len(rows)).reshape(1, -1), none.reshape(0, 0), none.reshape(0, 0)))
+                (rows, np.arange(len(rows)).reshape(1, -1), _NONE, _NONE))
             kernels.gru_inputs(gates, table, codes, feel, context,
-                               none if extra is None else extra, gh, H)
+                               _NONE_ROW if extra is None else extra, gh, H)
         np.tanh(rz, out=rz)
         kernels.gru_candidate(gates, gh, H)
         np.tanh(n, out=n)

@@ -229,21 +229,28 @@ def gru_inputs(gates, table, codes, feel, context, extra, gh, H):
     update gates) their h part ``gh``: the order in which the NumPy path adds them."""
     G, B = gates.shape
     k = codes.shape[0]
+    x = np.empty(G, np.float32)  # one row's sums: contiguous loops, which vectorize
     for b in range(B):
-        first = codes[0, b]
+        row = table[codes[0, b]]
         for g in range(G):
-            x = table[first, g]
-            for j in range(1, k):
-                x += table[codes[j, b], g]
-            if feel.shape[0]:
-                x += feel[b, g]
-            if context.shape[0]:
-                x += context[b, g]
-            if extra.shape[0]:
-                x += extra[g]
-            if g < 2 * H:
-                x += gh[g, b]
-            gates[g, b] = x
+            x[g] = row[g]
+        for j in range(1, k):
+            row = table[codes[j, b]]
+            for g in range(G):
+                x[g] += row[g]
+        if feel.shape[0]:
+            for g in range(G):
+                x[g] += feel[b, g]
+        if context.shape[0]:
+            for g in range(G):
+                x[g] += context[b, g]
+        if extra.shape[0]:
+            for g in range(G):
+                x[g] += extra[g]
+        for g in range(2 * H):
+            x[g] += gh[g, b]
+        for g in range(G):
+            gates[g, b] = x[g]
 
 
 @_kernel

@@ -74,10 +74,10 @@ def seeds(args) -> range:
     return range(args.seed, args.seed + args.sets)
 
 
-def generate_mix(generator: DrumGenerator, args, mix: list) -> object:
+def generate_mix(generator: DrumGenerator, args, mix: list, name: str) -> object:
     """The patterns of :func:`label_mix` (beat mode), over the seeds, as one set."""
     hits = [h for seed in seeds(args) for h in play_label_mix(generator, mix, args.bars, seed)]
-    return patterns_from_hits("model, test labels", hits)
+    return patterns_from_hits(name, hits)
 
 
 def steering(generator: DrumGenerator, args, train_beats, test_beats, styles) -> list[str]:
@@ -143,6 +143,7 @@ def main() -> None:
         data = prepare(groove, Path(tmp) / "data", PrepareConfig()).out
         test = kind_subsets(load_patterns(data, "test"))
         train = load_patterns(data, "train")
+        valid_beats = kind_subsets(load_patterns(data, "validation"))["beat"]
         labels = generator.labels
     beats, fills = test["beat"], test["fill"]
     mix = (label_mix(cut_pieces(beats, args.bars), args.patterns, labels.styles)
@@ -151,7 +152,9 @@ def main() -> None:
     tempos = np.array([t for _, t in mix or [] if t is not None])
     beat_labels = {"kind": "beat"} if "kind" in generator_options() else {}
     model = generate(generator, args, **beat_labels)
-    matched = generate_mix(generator, args, mix) if mix else None
+    # with the test pieces' tempos alone (style unknown), and with their styles too
+    matched = [generate_mix(generator, args, [(None, t) for _, t in mix], "test tempos"),
+               generate_mix(generator, args, mix, "test labels")] if mix else []
     fill_mode = generate(generator, args, kind="fill")
     fill_every = generate(generator, args, kind="beat", fill_every=4)
     # the test's five largest styles (by pieces of its beats) that the model knows
@@ -159,10 +162,11 @@ def main() -> None:
     train_beats = kind_subsets(train)["beat"]
     steer = steering(generator, args, train_beats, beats, styles)
     train_fig = figures(train_beats, piece_bars=args.bars, seed=args.seed)
+    valid_hh = float(hits_per_bar(valid_beats, ("closed hi-hat",)).mean())
     faithful = styled_hi_hat(train_beats, styles_of_mix) if mix else None
 
     fig = figures(model, piece_bars=args.bars, seed=args.seed)
-    mfig = figures(matched, piece_bars=args.bars, seed=args.seed) if matched else None
+    mfigs = [figures(m, piece_bars=args.bars, seed=args.seed) for m in matched]
     real = figures(beats, piece_bars=args.bars, seed=args.seed)
     # the same offsets (as shares of a step) in ms as if every piece were played at 120 bpm
     at_120 = figures(PatternSet("at 120", [dataclasses.replace(p, qpm=120.0)
@@ -174,24 +178,24 @@ def main() -> None:
     test_copied = copied_share(cut_pieces(beats, args.bars), train)
 
     rows = []
-    matched_copied = copied_share(matched, train) if matched else None
+    matched_copied = [copied_share(m, train) for m in matched]
 
-    def row(name, got, beat, fill, target, ok, fmt=num, also=None):
-        """``also``: the figure of the style-matched patterns (then both are judged)."""
+    def row(name, got, beat, fill, target, ok, fmt=num, also=()):
+        """``also``: the figures of the label-matched patterns (judged too, where given)."""
         judged = verdict(None if ok is None else ok(got))
         if matched:
-            if also is not None and ok is not None:
-                judged += " / " + verdict(ok(also))
-            shown = f"{fmt(got)} | {fmt(also) if also is not None else NA}"
+            if also and ok is not None:
+                judged += "".join(" / " + verdict(ok(x)) for x in also)
+            shown = " | ".join(fmt(x) for x in (got, *(also or [None] * len(matched))))
         else:
             shown = fmt(got)
         rows.append(f"| {name} | {shown} | {fmt(beat)} | {fmt(fill)} | {target} | {judged} |")
 
     def fig_row(name, key, target, ok, fmt=num):
         row(name, fig[key], real[key], real_fills[key], target, ok, fmt,
-            mfig[key] if mfig else None)
+            [f[key] for f in mfigs])
 
-    blank = "| " * (7 if matched else 6) + "|"
+    blank = "| " * (6 + len(matched)) + "|"
     rows.append(blank.replace("| ", "| **groove** (beat mode) ", 1))
     fig_row("a bar's similarity to the bar before (Jaccard of struck step x drum cells)",
             "similarity to the bar before", ">= 0.55", lambda x: x >= 0.55)
@@ -257,27 +261,29 @@ def main() -> None:
         "which the model learns from, have " + ", ".join(
             f"{num(train_fig[key])} {key}" for key in (
                 "hits per bar", "closed hi-hat hits per bar", "ride hits per bar"))
-        + ": with the style unknown, a model true to them plays "
+        + f" (the validation split's beats {num(valid_hh)} closed hi-hat hits per bar)"
+        ": with the style unknown, a model true to them plays "
         f"{num(train_fig['closed hi-hat hits per bar'] / real['closed hi-hat hits per bar'])} x "
         "the test beats' closed hi-hat" + ("" if faithful is None else
                                              f"; with the test beats' styles, {num(faithful)} "
                                              "closed hi-hat hits per bar") + ".", "",
-        *([f"Second model column: {args.patterns} patterns (per set) that mirror "
-           f"{args.patterns} of the test beats' pieces spread evenly over them, each generated "
-           "with that piece's style and tempo labels and written at its tempo (styles: "
+        *([f"Second and third model columns: {args.patterns} patterns (per set) that mirror "
+           f"{args.patterns} of the test beats' pieces spread evenly over them, each written "
+           "at that piece's tempo and generated with its tempo label (style unknown), or with "
+           "its style and tempo labels (styles: "
            + ", ".join(f"{style or 'unknown'} {k}" for style, k in styles_of_mix.most_common())
            + (f"; tempos {tempos.min():.0f}-{tempos.max():.0f} bpm, median "
               f"{np.median(tempos):.0f}" if len(tempos) else "; tempos unknown")
-           + "). The first column leaves style and tempo unknown: the "
-           "training split's mix of styles (whose beats have fewer closed hi-hat and more ride "
-           "hits than the test split's), written at 120 bpm, faster than most test beats, so "
-           "that the same offsets (shares of a step) come out fewer ms. "
-           "Met: labels unknown / test labels.", ""] if matched else []),
-        ("| figure | model, labels unknown (120 bpm) | model, test labels | "
-         "real beats (GMD test) | "
+           + "). The first column leaves style and tempo unknown, as `drumrnn generate` does "
+           "by default: the training split's mix of styles (whose beats have fewer closed "
+           "hi-hat and more ride hits than the test split's), written at 120 bpm, faster "
+           "than most test beats, so that the same offsets (shares of a step) come out fewer "
+           "ms. Met: labels unknown / test tempos / test labels.", ""] if matched else []),
+        ("| figure | model, labels unknown (120 bpm) | model, test tempos | "
+         "model, test labels | real beats (GMD test) | "
          "real fills (GMD test) | target | met |" if matched else
          "| figure | model | real beats (GMD test) | real fills (GMD test) | target | met |"),
-        "|---|---|---|---|---|---|" + ("---|" if matched else ""), *rows, "",
+        "|---|---|---|---|---|---|" + "---|" * len(matched), *rows, "",
         *(["Does the style label steer? Closed hi-hat and ride hits per bar with each style "
            f"label (beat mode, {args.patterns} x {args.bars} bars x {args.sets} sets) beside "
            "the real beats of that style:", "",

@@ -229,7 +229,9 @@ def gru_inputs(gates, table, codes, feel, context, extra, gh, H):
     update gates) their h part ``gh``: the order in which the NumPy path adds them."""
     G, B = gates.shape
     k = codes.shape[0]
-    x = np.empty(G, np.float32)  # one row's sums: contiguous loops, which vectorize
+    # one row's sums in float32 (the callers' type, as NumPy sums them): contiguous loops,
+    # which vectorize
+    x = np.empty(G, np.float32)
     for b in range(B):
         row = table[codes[0, b]]
         for g in range(G):

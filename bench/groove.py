@@ -8,9 +8,9 @@ takes a kind label (a ``kind`` field of GenerateConfig), it also generates with 
 label (tom and snare hits per bar against the real fills' interquartile range) and with
 ``fill_every=4`` (bar 5 against bar 3); otherwise those rows say n/a. The copy check: the
 share of generated 4-bar runs found verbatim in the train split (the test split's own share
-beside it). A model that reads style labels is also played with the test beats' labels (each
-pattern generated with the style and tempo of one test piece, and written at that tempo),
-beside the first column's unknown labels (120 bpm).
+beside it). A model that reads style labels is also played with the test beats' tempos (each
+pattern generated with the tempo label of one test piece, style unknown, and written at that
+tempo) and with their styles and tempos, beside the first column's unknown labels (120 bpm).
 ``--write`` puts the table into RESULTS.md's ``groove`` section (atomically).
 
 Run: ``python bench/groove.py [--model FILE] [--write]``

@@ -1,9 +1,12 @@
 """Label dropout in training windows, feel targets, and the feel loss."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
+from drumrnn.core.errors import DrumrnnError
 from drumrnn.model.feel import feel_inputs, offset_bins, velocity_bins
 from drumrnn.model.model_config import ModelConfig, Vocabulary
 from drumrnn.model.tracks import TrackArrays
@@ -105,6 +108,29 @@ def test_piece_starts_move_a_share_of_random_windows_to_a_bar_line_after_a_lead_
     rows = plan.rows[0, :, 2] == 2
     assert (out["inputs"][rows, 0] == 0).all() and (out["index"][rows, 0] == -1).all()
     assert (out["inputs"][~rows, 0] == 1).all()
+
+
+def test_style_balance_draws_each_style_as_often_as_its_power_of_the_steps():
+    """Nine rock tracks and one funk track of equal length: funk gets 10% of the windows in
+    proportion to length, half of them with full balance, 25% at 0.5 (1/3 : 1 weights)."""
+    from drumrnn.training.batches import epoch_plan
+
+    lengths = np.full(10, 200)
+    starts = np.r_[0, np.cumsum(lengths)]
+    n = int(starts[-1])
+    labels = np.zeros((n, 3), np.int64)
+    labels[:, 0] = np.repeat([1] * 9 + [2], 200)
+    tracks = TrackArrays(np.ones(n, np.int64), starts, np.zeros(n, np.int64), labels=labels)
+    plain = epoch_plan(tracks, batch=4096, window=16, mode="random", seed=0, epoch=0)
+    for balance, funk in ((0.0, 0.1), (0.5, 0.25), (1.0, 0.5)):
+        plan = epoch_plan(tracks, batch=4096, window=16, mode="random", seed=0, epoch=0,
+                          style_balance=balance)
+        assert abs((plan.rows[..., 0] == 9).mean() - funk) < 0.03
+    assert (epoch_plan(tracks, batch=4096, window=16, mode="random", seed=0, epoch=0,
+                       style_balance=0.0).rows == plain.rows).all()
+    with pytest.raises(DrumrnnError, match="style balance needs a model that reads labels"):
+        epoch_plan(dataclasses.replace(tracks, labels=None), batch=8, window=16, mode="random",
+                   seed=0, epoch=0, style_balance=1.0)
 
 
 def test_bar_ago_ids_are_the_tokens_one_and_two_bars_before_the_predicted_step():

@@ -38,7 +38,8 @@ class EpochPlan:
 
 
 def epoch_plan(tracks: TrackArrays, batch: int, window: int, mode: str, seed: int,
-               epoch: int, whole_tracks: bool = False, piece_starts: float = 0.0) -> EpochPlan:
+               epoch: int, whole_tracks: bool = False, piece_starts: float = 0.0,
+               style_balance: float = 0.0) -> EpochPlan:
     """The windows of one epoch, a pure function of ``seed`` and ``epoch``.
 
     Stateful: tracks longer than a window are cut into pieces of consecutive windows that
@@ -52,6 +53,8 @@ def epoch_plan(tracks: TrackArrays, batch: int, window: int, mode: str, seed: in
     generated piece does, after a silent lead step at a bar line (:func:`gather`), where the
     labels are all the model has to go on; each such window moves back to the bar line at or
     before the step it would have predicted first (offset -1: the track's first bar).
+    ``style_balance`` (random mode, tracks with labels): each track's weight is also
+    multiplied by its style's share of the steps to the power ``-style_balance``.
     """
     if mode not in MODES:
         raise DrumrnnError(f"unknown window mode {mode!r}; choose stateful or random")
@@ -60,7 +63,14 @@ def epoch_plan(tracks: TrackArrays, batch: int, window: int, mode: str, seed: in
     usable = np.flatnonzero(lengths >= 2)
     if mode == "random":
         n_batches = max(1, tracks.n_targets // (batch * window))
-        weights = (lengths[usable] - 1) / (lengths[usable] - 1).sum()
+        weights = (lengths[usable] - 1).astype(np.float64)
+        if style_balance:
+            if tracks.labels is None:
+                raise DrumrnnError("style balance needs a model that reads labels")
+            style = tracks.labels[tracks.starts[usable], 0]
+            share = np.bincount(style, weights) / weights.sum()
+            weights *= share[style] ** -style_balance
+        weights /= weights.sum()
         chosen = rng.choice(usable, size=(n_batches, batch), p=weights)
         # a window reads window + 1 tokens: offsets 0 .. length - window - 1
         offsets = rng.integers(0, np.maximum(lengths[chosen] - window, 1))

@@ -180,6 +180,9 @@ class Trainer:
             # a steps piece without BAR tokens
             raise DrumrnnError("piece starts need the steps encoding without BAR tokens "
                                "(or --piece-starts 0)")
+        if train_cfg.style_balance and not model_cfg.labels:
+            raise DrumrnnError("style balance draws tracks by their style label: it needs a "
+                               "model that reads labels (or --style-balance 0)")
         self.labels = label_vocab_of(self.dataset.manifest) if model_cfg.labels else None
         if self.labels is not None:
             self.vocab = dataclasses.replace(self.vocab, label_sizes=self.labels.sizes)
@@ -435,7 +438,8 @@ class Trainer:
             with _StopFlag() as stop:
                 while stopped_by is None:
                     plan = epoch_plan(self.train_tracks, cfg.batch, cfg.window, cfg.mode,
-                                      cfg.seed, self.epoch, piece_starts=cfg.piece_starts)
+                                      cfg.seed, self.epoch, piece_starts=cfg.piece_starts,
+                                      style_balance=cfg.style_balance)
                     self._plan_len = len(plan)
                     while self.batch_in_epoch < len(plan) and stopped_by is None:
                         started = time.perf_counter()

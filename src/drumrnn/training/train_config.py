@@ -50,6 +50,11 @@ class TrainConfig(StoredConfig):
         Random windows (steps encodings; stateful windows ignore it): this share starts as
         a generated piece does, at a bar line after a silent lead step, with nothing but the
         labels to go on, so that the first bars of an unprimed piece follow its style.
+    style_balance : float
+        Random windows of a model that reads labels: tracks are drawn in proportion to
+        their length times their style's share of the training steps to the power
+        ``-style_balance``: 0 = in proportion to length, 1 = every style (unknown included)
+        as often as any other, so that small styles are heard as often as rock.
     feel_weight : float
         Models with feel heads: weight of the feel loss (nats per struck drum) against the
         token loss (nats per step).
@@ -85,6 +90,7 @@ class TrainConfig(StoredConfig):
     threads: int = 0
     label_dropout: float = 0.25
     piece_starts: float = 0.0
+    style_balance: float = 0.0
     feel_weight: float = 0.2
     snapshots: bool = False
     device: str = "auto"
@@ -107,6 +113,8 @@ class TrainConfig(StoredConfig):
             raise DrumrnnError(f"label_dropout must lie in [0, 1], got {self.label_dropout}")
         if not 0 <= self.piece_starts <= 1:
             raise DrumrnnError(f"piece_starts must lie in [0, 1], got {self.piece_starts}")
+        if not 0 <= self.style_balance <= 1:
+            raise DrumrnnError(f"style_balance must lie in [0, 1], got {self.style_balance}")
         check_not_negative(self, ("feel_weight",))
         if self.device not in DEVICES:
             raise DrumrnnError(f"unknown device {self.device!r}; choose {', '.join(DEVICES)}")

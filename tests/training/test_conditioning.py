@@ -126,8 +126,8 @@ def test_style_balance_draws_each_style_as_often_as_its_power_of_the_steps():
         plan = epoch_plan(tracks, batch=4096, window=16, mode="random", seed=0, epoch=0,
                           style_balance=balance)
         assert abs((plan.rows[..., 0] == 9).mean() - funk) < 0.03
-    assert (epoch_plan(tracks, batch=4096, window=16, mode="random", seed=0, epoch=0,
-                       style_balance=0.0).rows == plain.rows).all()
+        if not balance:
+            assert (plan.rows == plain.rows).all()
     with pytest.raises(DrumrnnError, match="style balance needs a model that reads labels"):
         epoch_plan(dataclasses.replace(tracks, labels=None), batch=8, window=16, mode="random",
                    seed=0, epoch=0, style_balance=1.0)
